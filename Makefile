@@ -1,0 +1,52 @@
+# The two commands are `make demo` and `make test`; everything else is what they need.
+# Every target does its own set-up, and set-up is idempotent: a second run is a fast no-op.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+# brownie launches anvil/ganache from PATH; the venv links them from node_modules.
+export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+
+.PHONY: help setup demo test lint compile clean
+
+help:
+	@echo "make demo   - the main job on the embedded local chain (anvil launched by brownie)"
+	@echo "make test   - the whole suite: lint, contract and Python tests"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The solc shim, chain binaries on PATH and the project's brownie networks (tools/setup_toolchain.py).
+$(VENV)/.toolchain: $(VENV)/.installed node_modules/.installed tools/setup_toolchain.py tools/solc-wrapper.js brownie-config.yaml
+	$(BIN)/python tools/setup_toolchain.py
+	touch $@
+
+setup: $(VENV)/.toolchain
+
+compile: setup
+	$(BIN)/brownie compile
+
+lint: setup
+	$(BIN)/ruff check streamledger scripts tests tools
+	$(BIN)/ruff format --check streamledger scripts tests tools
+	npx --no-install solhint --max-warnings 0 'contracts/**/*.sol' 'interfaces/**/*.sol'
+
+demo: compile
+	$(BIN)/brownie run scripts/demo.py
+
+test: lint compile
+	$(BIN)/brownie test tests
+
+clean:
+	rm -rf build reports out .stamp-* $(VENV)/.toolchain

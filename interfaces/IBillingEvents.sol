@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+/// @title IBillingEvents
+/// @notice Every money movement and state change emits one of these, right after the change, carrying what
+/// a reader needs to recompute it from events alone (price snapshots, periods, the escrow bucket).
+///
+/// Money flows, in events:
+/// - customer balance + : Deposited, Refunded, PlanChanged (credit part)
+/// - customer balance - : Withdrawn, Subscribed, RenewalsCharged, Renewed, AddOnSubscribed, AddOnsRenewed,
+///                        PlanChanged (charge part)
+/// - escrow (splitId, day) : every charge above adds to it, every refund takes from it, EscrowReleased empties it
+/// - provider earnings  : EscrowReleased credits them (EarningsCredited per payee), EarningsWithdrawn pays out
+interface IBillingEvents {
+    // ----- catalogue -----
+
+    event ProviderAdded(uint16 indexed providerId, address payout, string name);
+    event ProviderPayoutChanged(uint16 indexed providerId, address previousPayout, address payout);
+    event SplitAdded(uint16 indexed splitId, uint16[] providerIds, uint16[] bps);
+    event PlanAdded(
+        uint16 indexed planId,
+        string name,
+        uint256 price,
+        uint32 period,
+        uint32 trial,
+        uint32 grace,
+        uint16 maxStreams,
+        uint16 splitId,
+        uint8 addOnBit,
+        uint256[] packages
+    );
+    /// @param epoch the catalogue price epoch that starts with this change
+    event PlanPriceChanged(uint16 indexed planId, uint256 previousPrice, uint256 price, uint16 epoch);
+    event PlanActiveChanged(uint16 indexed planId, bool active);
+    event PlanPackagesChanged(uint16 indexed planId, uint256[] packages);
+    event PlanSplitChanged(uint16 indexed planId, uint16 splitId);
+
+    // ----- customers and balances -----
+
+    event CustomerRegistered(address indexed customer, uint32 indexed customerId);
+    event Deposited(address indexed customer, address indexed payer, uint256 amount, uint256 balance);
+    event Withdrawn(address indexed customer, uint256 amount, uint256 balance);
+
+    // ----- subscriptions -----
+
+    /// @param price charged now (0 for a trial); escrowed in (splitId, releaseDay)
+    event Subscribed(
+        address indexed customer,
+        uint16 indexed planId,
+        uint256 price,
+        uint256 maxPrice,
+        uint40 paidThrough,
+        bool trial,
+        uint16 splitId,
+        uint32 releaseDay
+    );
+    /// @notice A cancelled subscription was resumed before its paid period ended; nothing is charged.
+    event Resumed(address indexed customer, uint16 indexed planId, uint256 maxPrice, uint40 paidThrough);
+    event MaxPriceChanged(address indexed customer, uint16 indexed planId, uint256 maxPrice);
+    /// @notice Renewal stops; access continues until `paidThrough`.
+    event Cancelled(address indexed customer, uint16 indexed planId, uint40 paidThrough);
+    /// @notice Money returned from escrow (splitId, releaseDay) to the customer's balance.
+    event Refunded(
+        address indexed customer, uint16 indexed planId, uint256 amount, uint16 splitId, uint32 releaseDay
+    );
+    /// @notice Immediate plan change: `credit` leaves the old plan's escrow bucket, `charge` enters the
+    /// new plan's, the customer's balance moves by `charge - credit`.
+    event PlanChanged(
+        address indexed customer,
+        uint16 indexed fromPlanId,
+        uint16 indexed toPlanId,
+        uint256 credit,
+        uint256 charge,
+        uint40 paidThrough,
+        uint32 releaseDay
+    );
+    event PlanChangeScheduled(
+        address indexed customer, uint16 indexed fromPlanId, uint16 indexed toPlanId, uint40 effectiveAt
+    );
+    event AddOnSubscribed(
+        address indexed customer, uint16 indexed addOnPlanId, uint256 charge, uint256 maxPrice, uint32 releaseDay
+    );
+    event AddOnEnded(address indexed customer, uint16 indexed addOnPlanId, uint8 reason);
+
+    // ----- renewals -----
+
+    /// @notice The plain case of a renewal batch: every customer in `customerIds` (4-byte ids, packed) paid
+    /// `price` for plan `planId`, their paid-through time moved forward by `period`, and the money went to
+    /// escrow (splitId, releaseDay). Customers renewed in any other way get a Renewed event instead.
+    event RenewalsCharged(
+        uint16 indexed planId, uint256 price, uint32 period, uint16 splitId, uint32 releaseDay, bytes customerIds
+    );
+    /// @notice One customer's renewal outside the plain case (after a suspension, a price change, a
+    /// scheduled downgrade, or the end of a trial).
+    event Renewed(
+        address indexed customer,
+        uint16 indexed planId,
+        uint256 price,
+        uint40 paidThrough,
+        uint16 splitId,
+        uint32 releaseDay
+    );
+    /// @notice The add-ons (bitmask) renewed with the base plan, for `amount` in total.
+    event AddOnsRenewed(address indexed customer, uint16 addOns, uint256 amount);
+    /// @notice A due renewal found the balance short; the customer is in grace until `graceEnds`.
+    event RenewalFailed(address indexed customer, uint16 indexed planId, uint256 price, uint256 balance, uint40 graceEnds);
+    /// @notice A due renewal was not charged because the price rose above the customer's maxPrice.
+    event RenewalDeclined(address indexed customer, uint16 indexed planId, uint256 price, uint256 maxPrice);
+
+    // ----- escrow and providers -----
+
+    event EscrowReleased(uint16 indexed splitId, uint32 indexed day, uint256 amount);
+    event EarningsCredited(address indexed payee, uint16 indexed providerId, uint16 indexed splitId, uint256 amount);
+    event EarningsWithdrawn(address indexed payee, uint256 amount);
+}

@@ -1,0 +1,1 @@
+"""StreamLedger: on-chain billing for IPTV operators."""
