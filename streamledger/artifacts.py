@@ -54,9 +54,7 @@ def billing_abi() -> list[dict[str, Any]]:
         for item in abi(part):
             if item.get("type") in ("constructor", "fallback", "receive"):
                 continue
-            key = json.dumps(
-                [item.get("type"), item.get("name"), [i["type"] for i in item.get("inputs", [])]]
-            )
+            key = json.dumps([item.get("type"), item.get("name"), [i["type"] for i in item.get("inputs", [])]])
             if key not in seen:
                 seen.add(key)
                 merged.append(item)

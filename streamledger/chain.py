@@ -67,9 +67,7 @@ class Sender:
             return cls.from_key(key)
         if path := os.environ.get("DEPLOYER_KEYSTORE"):
             return cls.from_keystore(path, os.environ.get("DEPLOYER_PASSWORD"))
-        raise RuntimeError(
-            "no signer: set DEPLOYER_KEY, or DEPLOYER_KEYSTORE (and DEPLOYER_PASSWORD or type it)"
-        )
+        raise RuntimeError("no signer: set DEPLOYER_KEY, or DEPLOYER_KEYSTORE (and DEPLOYER_PASSWORD or type it)")
 
 
 def _revert_data(exc: Exception) -> bytes | None:

@@ -62,17 +62,13 @@ class Deployment:
 
 def event_args(contract: Any, event: str, receipt: Any) -> list[dict[str, Any]]:
     """The decoded arguments of every `event` emitted by `contract` in `receipt`."""
-    return [
-        dict(e["args"]) for e in getattr(contract.events, event)().process_receipt(receipt, errors=DISCARD)
-    ]
+    return [dict(e["args"]) for e in getattr(contract.events, event)().process_receipt(receipt, errors=DISCARD)]
 
 
 def resolve_payout(payout: str, dev_accounts: list[str] | None) -> str:
     if payout.startswith("dev:"):
         if not dev_accounts:
-            raise DeploymentError(
-                f"payout {payout!r} names a development account, but this is not a dev network"
-            )
+            raise DeploymentError(f"payout {payout!r} names a development account, but this is not a dev network")
         index = int(payout[4:])
         if index >= len(dev_accounts):
             raise DeploymentError(f"payout {payout!r}: only {len(dev_accounts)} development accounts")
@@ -137,9 +133,7 @@ def load_catalogue(
     """Adds the catalogue's providers, splits and plans; records the ids they got in `deployment`."""
     for provider in catalogue.providers:
         payout = resolve_payout(provider.payout, dev_accounts)
-        receipt = chain.transact(
-            billing.functions.addProvider(payout, provider.name), f"add provider {provider.key}"
-        )
+        receipt = chain.transact(billing.functions.addProvider(payout, provider.name), f"add provider {provider.key}")
         deployment.providers[provider.key] = event_args(billing, "ProviderAdded", receipt)[0]["providerId"]
     for key, shares in catalogue.splits.items():
         ids = [deployment.providers[p] for p in shares]

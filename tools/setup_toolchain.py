@@ -134,9 +134,7 @@ def add_brownie_networks() -> None:
             continue
         args = [f"{k}={v}" for k, v in _flatten(settings).items() if k != "name"]
         if current is not None:
-            subprocess.run(
-                [str(VENV_BIN / "brownie"), "networks", "delete", net_id], check=True, capture_output=True
-            )
+            subprocess.run([str(VENV_BIN / "brownie"), "networks", "delete", net_id], check=True, capture_output=True)
         subprocess.run(
             [str(VENV_BIN / "brownie"), "networks", "add", kind, net_id, f"name={settings['name']}", *args],
             check=True,
