@@ -39,8 +39,8 @@ abstract contract BillingStorage is IBillingTypes, IBillingErrors, IBillingEvent
     uint8 internal constant ADDON_END_REFUNDED = 3;
 
     /// @dev Flags that send a due renewal down the slow path, and flags that stop renewals altogether.
-    uint8 internal constant SLOW_FLAGS =
-        AccountLib.FLAG_TRIAL | AccountLib.FLAG_DOWNGRADE_PENDING | AccountLib.FLAG_RENEWAL_FAILED;
+    uint8 internal constant SLOW_FLAGS = AccountLib.FLAG_TRIAL | AccountLib.FLAG_DOWNGRADE_PENDING
+        | AccountLib.FLAG_RENEWAL_FAILED | AccountLib.FLAG_RECHECK;
     uint8 internal constant STOP_FLAGS = AccountLib.FLAG_CANCELLED | AccountLib.FLAG_PRICE_LAPSED;
 
     /// @dev One slot. `period` and the others in seconds; `addOnBit` is 0 for base plans, else 1..16.
@@ -303,5 +303,22 @@ abstract contract BillingStorage is IBillingTypes, IBillingErrors, IBillingEvent
         address payee = _payouts[providerId];
         _earnings[payee] += amount;
         emit EarningsCredited(payee, providerId, splitId, amount);
+    }
+
+    /// @dev The plan the next renewal of base plan `planId` charges: a scheduled downgrade's target when it is
+    /// still a compatible base plan, else `planId` itself.
+    function _renewalTarget(uint32 id, Account account, uint16 planId, Plan memory plan)
+        internal
+        view
+        returns (uint16 target, Plan memory targetPlan)
+    {
+        if (account.hasFlag(AccountLib.FLAG_DOWNGRADE_PENDING)) {
+            uint16 pending = _terms[id][planId].pendingPlan;
+            Plan memory candidate = _plans[pending];
+            if (candidate.exists && candidate.addOnBit == 0 && candidate.period == plan.period) {
+                return (pending, candidate);
+            }
+        }
+        return (planId, plan);
     }
 }

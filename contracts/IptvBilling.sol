@@ -290,15 +290,8 @@ contract IptvBilling is IBillingCore, BillingStorage, Proxy {
             paidThrough: account.paidThrough(),
             addOnTotal: 0
         });
-        Plan memory target = plan;
-        if (r.flags & AccountLib.FLAG_DOWNGRADE_PENDING != 0) {
-            uint16 pending = _terms[id][planId].pendingPlan;
-            Plan memory candidate = _plans[pending];
-            if (candidate.exists && candidate.addOnBit == 0 && candidate.period == plan.period) {
-                r.to = pending;
-                target = candidate;
-            }
-        }
+        Plan memory target;
+        (r.to, target) = _renewalTarget(id, account, planId, plan);
         uint256 maxPrice = _terms[id][r.to].maxPrice;
         if (target.price > maxPrice) {
             _store(id, account.withFlag(AccountLib.FLAG_PRICE_LAPSED));
@@ -336,21 +329,21 @@ contract IptvBilling is IBillingCore, BillingStorage, Proxy {
         _setChargeTerms(terms, target);
         _escrow[target.splitId][day] += target.price;
         _endAddOns(r.customer, account.addOns() & ~r.keep, account.addOnsEnding());
-        _chargeAddOns(r.id, r.keep, day);
+        _chargeAddOns(r.id, r.customer, r.keep, day);
         account = account.withBalance(account.balance() - total).withPaidThrough(newPaidThrough).withPlanId(r.to);
         account = account.withPriceEpoch(r.epoch).withAddOns(r.keep, 0).withoutFlag(SLOW_FLAGS);
         _store(r.id, account);
         emit Renewed(r.customer, r.to, target.price, uint40(newPaidThrough), target.splitId, day);
-        if (r.keep != 0) emit AddOnsRenewed(r.customer, r.keep, r.addOnTotal);
     }
 
     /// @dev Escrows one period of every add-on in `keep` and refreshes the customer's terms for them.
-    function _chargeAddOns(uint32 id, uint16 keep, uint32 day) private {
+    function _chargeAddOns(uint32 id, address customer, uint16 keep, uint32 day) private {
         for (uint16 mask = keep; mask != 0; mask &= mask - 1) {
             uint16 addOnId = _addOnPlans[_lowestBit(mask)];
             Plan memory addOn = _plans[addOnId];
             _setChargeTerms(_terms[id][addOnId], addOn);
             _escrow[addOn.splitId][day] += addOn.price;
+            emit AddOnRenewed(customer, addOnId, addOn.price, addOn.splitId, day);
         }
     }
 

@@ -7,7 +7,7 @@ pragma solidity ^0.8.24;
 ///
 /// Money flows, in events:
 /// - customer balance + : Deposited, Refunded, PlanChanged (credit part)
-/// - customer balance - : Withdrawn, Subscribed, RenewalsCharged, Renewed, AddOnSubscribed, AddOnsRenewed,
+/// - customer balance - : Withdrawn, Subscribed, RenewalsCharged, Renewed, AddOnSubscribed, AddOnRenewed,
 ///                        PlanChanged (charge part)
 /// - escrow (splitId, day) : every charge above adds to it, every refund takes from it, EscrowReleased empties it
 /// - provider earnings  : EscrowReleased credits them (EarningsCredited per payee), EarningsWithdrawn pays out
@@ -63,8 +63,8 @@ interface IBillingEvents {
     event Refunded(
         address indexed customer, uint16 indexed planId, uint256 amount, uint16 splitId, uint32 releaseDay
     );
-    /// @notice Immediate plan change: `credit` leaves the old plan's escrow bucket, `charge` enters the
-    /// new plan's, the customer's balance moves by `charge - credit`.
+    /// @notice Immediate plan change: `credit` leaves escrow bucket (fromSplitId, releaseDay), `charge` enters
+    /// (splitId, releaseDay), the customer's balance moves by `charge - credit`.
     event PlanChanged(
         address indexed customer,
         uint16 indexed fromPlanId,
@@ -72,13 +72,21 @@ interface IBillingEvents {
         uint256 credit,
         uint256 charge,
         uint40 paidThrough,
+        uint16 fromSplitId,
+        uint16 splitId,
         uint32 releaseDay
     );
     event PlanChangeScheduled(
         address indexed customer, uint16 indexed fromPlanId, uint16 indexed toPlanId, uint40 effectiveAt
     );
+    /// @notice `charge` (the rest of the base period, pro rata, rounded up) went to escrow (splitId, releaseDay).
     event AddOnSubscribed(
-        address indexed customer, uint16 indexed addOnPlanId, uint256 charge, uint256 maxPrice, uint32 releaseDay
+        address indexed customer,
+        uint16 indexed addOnPlanId,
+        uint256 charge,
+        uint256 maxPrice,
+        uint16 splitId,
+        uint32 releaseDay
     );
     event AddOnEnded(address indexed customer, uint16 indexed addOnPlanId, uint8 reason);
 
@@ -100,8 +108,10 @@ interface IBillingEvents {
         uint16 splitId,
         uint32 releaseDay
     );
-    /// @notice The add-ons (bitmask) renewed with the base plan, for `amount` in total.
-    event AddOnsRenewed(address indexed customer, uint16 addOns, uint256 amount);
+    /// @notice An add-on renewed with its base plan: `price` went to escrow (splitId, releaseDay).
+    event AddOnRenewed(
+        address indexed customer, uint16 indexed addOnPlanId, uint256 price, uint16 splitId, uint32 releaseDay
+    );
     /// @notice A due renewal found the balance short; the customer is in grace until `graceEnds`.
     event RenewalFailed(address indexed customer, uint16 indexed planId, uint256 price, uint256 balance, uint40 graceEnds);
     /// @notice A due renewal was not charged because the price rose above the customer's maxPrice.

@@ -28,6 +28,7 @@ library AccountLib {
     uint8 internal constant FLAG_DOWNGRADE_PENDING = 8; // a plan change takes effect at the next renewal
     uint8 internal constant FLAG_HAS_CAP = 16; // the customer set a spending cap
     uint8 internal constant FLAG_PRICE_LAPSED = 32; // not renewed: the price rose above the customer's maxPrice
+    uint8 internal constant FLAG_RECHECK = 64; // terms changed (maxPrice): the next renewal re-checks them
 
     uint256 internal constant MAX_BALANCE = type(uint80).max;
     uint256 internal constant MAX_CAP_UNITS = type(uint48).max;

@@ -309,7 +309,7 @@ contract CatalogueModule is IBillingCatalogue, BillingStorage {
         uint32[] storage list = _subscribers[planId];
         uint256 end = offset + scanLimit < list.length ? offset + scanLimit : list.length;
         if (end <= offset || maxBatch == 0) return "";
-        Plan storage plan = _plans[planId];
+        Plan memory plan = _plans[planId];
         due = new bytes((end - offset < maxBatch ? end - offset : maxBatch) * 4);
         uint256 count;
         for (uint256 i = offset; i < end && count < maxBatch; ++i) {
@@ -318,8 +318,9 @@ contract CatalogueModule is IBillingCatalogue, BillingStorage {
             if (account.planId() != planId || account.paidThrough() > block.timestamp) continue;
             if (account.flags() & (AccountLib.FLAG_CANCELLED | AccountLib.FLAG_PRICE_LAPSED) != 0) continue;
             if (account.hasFlag(AccountLib.FLAG_RENEWAL_FAILED)) {
-                (, uint256 addOnTotal) = _renewableAddOns(id, account, plan.period);
-                if (account.balance() < plan.price + addOnTotal) continue;
+                (, Plan memory target) = _renewalTarget(id, account, planId, plan);
+                (, uint256 addOnTotal) = _renewableAddOns(id, account, target.period);
+                if (account.balance() < target.price + addOnTotal) continue;
             }
             uint256 at = count * 4;
             assembly ("memory-safe") {

@@ -49,12 +49,14 @@ contract SubscriptionModule is IBillingSubscriptions, BillingStorage, Proxy {
         bool holds = bit == 0 ? (id != 0 && account.planId() == planId) : (account.addOns() & _mask(bit) != 0);
         if (!holds) revert Billing_NotSubscribed(msg.sender, planId);
         _terms[id][planId].maxPrice = maxPrice;
+        // The next renewal re-checks every price against the customer's maxima, whatever the epoch says.
+        account = account.withFlag(AccountLib.FLAG_RECHECK);
         if (bit == 0 && account.hasFlag(AccountLib.FLAG_PRICE_LAPSED) && _plans[planId].price <= maxPrice) {
             account = account.withoutFlag(AccountLib.FLAG_PRICE_LAPSED);
             // The lapsed time was not paid for and not watched: the next renewal starts a fresh period.
             if (account.paidThrough() < block.timestamp) account = account.withPaidThrough(block.timestamp);
-            _store(id, account);
         }
+        _store(id, account);
         emit MaxPriceChanged(msg.sender, planId, maxPrice);
     }
 
@@ -94,10 +96,11 @@ contract SubscriptionModule is IBillingSubscriptions, BillingStorage, Proxy {
                 revert Billing_NotSubscribed(msg.sender, planId);
             }
             uint256 period = _plans[planId].period;
+            // A trial period was not paid for, nor were add-ons taken during it: nothing to refund.
             if (!trial) refund = _refundPlan(id, planId, paidThrough, remaining, period);
             for (uint16 mask = account.addOns(); mask != 0; mask &= mask - 1) {
                 uint16 addOnId = _addOnPlans[_lowestBit(mask)];
-                refund += _refundPlan(id, addOnId, paidThrough, remaining, period);
+                if (!trial) refund += _refundPlan(id, addOnId, paidThrough, remaining, period);
                 emit AddOnEnded(msg.sender, addOnId, ADDON_END_REFUNDED);
             }
             _terms[id][planId].pendingPlan = 0;
@@ -229,7 +232,7 @@ contract SubscriptionModule is IBillingSubscriptions, BillingStorage, Proxy {
             // Resuming an add-on cancelled at period end: it is paid for this period already.
             terms.maxPrice = maxPrice;
             _store(id, account.withAddOns(account.addOns(), account.addOnsEnding() & ~mask));
-            emit AddOnSubscribed(msg.sender, planId, 0, maxPrice, day);
+            emit AddOnSubscribed(msg.sender, planId, 0, maxPrice, plan.splitId, day);
             return;
         }
         uint256 charge = account.hasFlag(AccountLib.FLAG_TRIAL)
@@ -242,7 +245,7 @@ contract SubscriptionModule is IBillingSubscriptions, BillingStorage, Proxy {
         terms.maxPrice = maxPrice;
         terms.paidPrice = uint80(plan.price);
         terms.splitId = plan.splitId;
-        emit AddOnSubscribed(msg.sender, planId, charge, maxPrice, day);
+        emit AddOnSubscribed(msg.sender, planId, charge, maxPrice, plan.splitId, day);
     }
 
     /// @dev Refund of the unused part of the current period of `planId`, taken from the escrow bucket that
@@ -267,6 +270,7 @@ contract SubscriptionModule is IBillingSubscriptions, BillingStorage, Proxy {
         private
     {
         Terms storage newTerms = _terms[id][to];
+        uint16 fromSplitId = _terms[id][from].splitId;
         uint256 credit;
         uint256 charge;
         if (account.hasFlag(AccountLib.FLAG_TRIAL)) {
@@ -281,8 +285,20 @@ contract SubscriptionModule is IBillingSubscriptions, BillingStorage, Proxy {
         _list(id, to, newTerms);
         account = account.withPlanId(to).withoutFlag(AccountLib.FLAG_DOWNGRADE_PENDING);
         _store(id, account);
-        uint256 paidThrough = account.paidThrough();
-        emit PlanChanged(msg.sender, from, to, credit, charge, uint40(paidThrough), BillingMath.releaseDay(paidThrough));
+        _emitPlanChanged(from, to, credit, charge, account.paidThrough(), fromSplitId, newPlan.splitId);
+    }
+
+    function _emitPlanChanged(
+        uint16 from,
+        uint16 to,
+        uint256 credit,
+        uint256 charge,
+        uint256 paidThrough,
+        uint16 fromSplitId,
+        uint16 splitId
+    ) private {
+        uint32 day = BillingMath.releaseDay(paidThrough);
+        emit PlanChanged(msg.sender, from, to, credit, charge, uint40(paidThrough), fromSplitId, splitId, day);
     }
 
     /// @dev Moves the rest of the current period from the old plan's escrow bucket to the new plan's:
