@@ -24,6 +24,7 @@ import {BillingMath} from "./libraries/BillingMath.sol";
 abstract contract BillingStorage is IBillingTypes, IBillingErrors, IBillingEvents, AccessControl, ReentrancyGuard, Pausable {
     bytes32 public constant OPERATOR_ROLE = keccak256("OPERATOR_ROLE");
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
+    bytes32 public constant ARBITER_ROLE = keccak256("ARBITER_ROLE");
 
     /// @dev Marks a `_ledger` word that points to a registered account (low 32 bits = customer id). An
     /// unmarked word is the balance of a customer who has not registered yet (always < 2^80).
@@ -74,12 +75,79 @@ abstract contract BillingStorage is IBillingTypes, IBillingErrors, IBillingEvent
         uint16[] bps;
     }
 
+    /// @dev A usage line of `quantity` units costs ceil(quantity * unitPrice / unitScale).
+    struct Meter {
+        uint96 unitPrice;
+        uint32 unitScale;
+        uint16 splitId;
+        bool active;
+        bool exists;
+    }
+
+    struct PpvEvent {
+        uint96 price;
+        uint40 salesClose;
+        uint40 viewStart;
+        uint40 viewEnd;
+        uint16 splitId;
+        bool exists;
+    }
+
+    struct VodTitle {
+        uint96 price;
+        uint32 rentalSeconds;
+        uint16 splitId;
+        bool active;
+        bool exists;
+    }
+
+    /// @dev A pay-per-view purchase or a rental. status: CHARGE_* constants.
+    struct Charge {
+        uint96 amount;
+        uint8 status;
+        uint40 expiresAt;
+        uint32 releaseDay;
+        uint64 batchId;
+    }
+
+    struct Dispute {
+        uint32 customerId;
+        uint96 amount;
+        uint16 splitId;
+        uint8 kind;
+        uint8 status;
+        uint32 objectId;
+    }
+
+    uint8 internal constant CHARGE_PENDING = 1;
+    uint8 internal constant CHARGE_DISPUTED = 2;
+    uint8 internal constant CHARGE_REFUNDED = 3;
+    uint8 internal constant CHARGE_UPHELD = 4;
+
+    uint8 internal constant DISPUTE_USAGE = 1;
+    uint8 internal constant DISPUTE_PPV = 2;
+    uint8 internal constant DISPUTE_RENTAL = 3;
+
+    uint8 internal constant DISPUTE_OPEN = 1;
+    uint8 internal constant DISPUTE_REFUNDED = 2;
+    uint8 internal constant DISPUTE_UPHELD = 3;
+
+    /// @dev `_packageRef` kinds: a package sold as a pay-per-view event or a VOD title.
+    uint64 internal constant PACKAGE_PPV = 1 << 32;
+    uint64 internal constant PACKAGE_VOD = 2 << 32;
+
     // These pack into the slot of Pausable's `_paused`: a renewal batch reads them with one SLOAD.
     uint16 internal _priceEpoch;
     uint16 internal _planCount;
     uint16 internal _providerCount;
     uint16 internal _splitCount;
     uint8 internal _addOnCount;
+    uint16 internal _meterCount;
+    uint8 internal _signerCount;
+    uint8 internal _threshold;
+    uint32 internal _disputeWindow;
+    uint32 internal _capPeriod;
+    uint64 internal _capUnit;
 
     mapping(address customer => uint256 word) internal _ledger;
     /// @dev Indexed by customer id; entry 0 is a permanent empty account (id 0 = unregistered). An array, not
@@ -98,6 +166,25 @@ abstract contract BillingStorage is IBillingTypes, IBillingErrors, IBillingEvent
     mapping(uint16 splitId => Split) internal _splits;
     mapping(uint16 splitId => mapping(uint32 day => uint256)) internal _escrow;
     mapping(address payee => uint256) internal _earnings;
+
+    mapping(uint16 meterId => Meter) internal _meters;
+    mapping(address signer => bool) internal _signers;
+    mapping(uint64 batchId => bytes32) internal _batchCommitments;
+    mapping(uint32 customerId => uint256) internal _caps;
+
+    uint32 internal _ppvCount;
+    uint32 internal _vodCount;
+    uint64 internal _disputeCount;
+    mapping(uint32 eventId => PpvEvent) internal _ppvEvents;
+    mapping(uint32 eventId => uint256) internal _ppvPackages;
+    mapping(uint32 eventId => mapping(uint32 customerId => Charge)) internal _ppvPurchases;
+    mapping(uint32 titleId => VodTitle) internal _vodTitles;
+    mapping(uint32 titleId => uint256) internal _vodPackages;
+    mapping(uint32 customerId => mapping(uint32 titleId => Charge)) internal _rentals;
+    mapping(uint256 packageId => uint64) internal _packageRef;
+    mapping(uint64 disputeId => Dispute) internal _disputes;
+    mapping(uint64 disputeId => bytes32) internal _disputeRefs;
+    mapping(bytes32 chargeKey => uint64 disputeId) internal _disputeOf;
 
     /// @dev The account of customer `id` (the empty account for id 0 and for ids never registered). Reads the
     /// array element directly: Solidity's indexed access would also read the array length, a second cold slot.

@@ -2,6 +2,7 @@
 pragma solidity 0.8.37;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {Proxy} from "@openzeppelin/contracts/proxy/Proxy.sol";
@@ -25,7 +26,7 @@ contract IptvBilling is IBillingCore, BillingStorage, Proxy {
 
     /// @param token_ the stablecoin, fixed for the life of the deployment
     /// @param admin receives DEFAULT_ADMIN_ROLE and PAUSER_ROLE
-    /// @param module the SubscriptionModule the fallback delegates to
+    /// @param module the first module the fallback delegates to (UsageModule)
     constructor(IERC20 token_, address admin, address module) {
         if (admin == address(0) || module == address(0) || address(token_) == address(0)) {
             revert Billing_InvalidPayout();
@@ -35,6 +36,11 @@ contract IptvBilling is IBillingCore, BillingStorage, Proxy {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(PAUSER_ROLE, admin);
         _accounts.push(); // id 0: the empty account of everyone unregistered
+        _disputeWindow = 3 days;
+        _capPeriod = 30 days;
+        // Spending caps count in micro-tokens for tokens with more than 6 decimals (fits the 48-bit field).
+        uint8 decimals = IERC20Metadata(address(token_)).decimals();
+        _capUnit = decimals > 6 ? uint64(10 ** (decimals - 6)) : 1;
     }
 
     /// @inheritdoc IBillingCore
@@ -104,6 +110,8 @@ contract IptvBilling is IBillingCore, BillingStorage, Proxy {
     function isEntitled(address customer, uint256 packageId) external view returns (bool) {
         uint32 id = _idOf(customer);
         if (id == 0) return false;
+        uint64 ref = _packageRef[packageId];
+        if (ref != 0) return _entitledToItem(id, ref);
         Account account = _account(id);
         uint16 planId = account.planId();
         if (planId == 0 || !_entitled(account, _plans[planId].grace)) return false;
@@ -112,6 +120,20 @@ contract IptvBilling is IBillingCore, BillingStorage, Proxy {
             if (_planIncludes[_addOnPlans[_lowestBit(mask)]][packageId]) return true;
         }
         return false;
+    }
+
+    /// @dev A package sold as a pay-per-view event (entitled during the viewing window once bought) or a VOD
+    /// title (entitled until the rental expires). A refunded charge entitles to nothing.
+    function _entitledToItem(uint32 id, uint64 ref) private view returns (bool) {
+        uint32 item = uint32(ref);
+        if (ref & PACKAGE_PPV != 0) {
+            Charge storage purchase = _ppvPurchases[item][id];
+            PpvEvent storage ev = _ppvEvents[item];
+            return purchase.status != 0 && purchase.status != CHARGE_REFUNDED && block.timestamp >= ev.viewStart
+                && block.timestamp < ev.viewEnd;
+        }
+        Charge storage rental = _rentals[id][item];
+        return rental.status != 0 && rental.status != CHARGE_REFUNDED && block.timestamp < rental.expiresAt;
     }
 
     /// @notice The module the fallback delegates to.

@@ -6,8 +6,8 @@ import {IBillingEvents} from "./IBillingEvents.sol";
 import {IBillingTypes} from "./IBillingTypes.sol";
 
 /// @title IBillingCatalogue
-/// @notice The catalogue, pausing, the keeper check and the views (implemented by CatalogueModule, reached
-/// through IptvBilling).
+/// @notice The operator's and admin's writes: catalogue, oracle signers, settings, pausing (implemented by
+/// CatalogueModule, reached through IptvBilling).
 interface IBillingCatalogue is IBillingTypes, IBillingErrors, IBillingEvents {
     /// @notice Stops charges, deposits, escrow releases and provider withdrawals. Customers keep withdrawing
     /// their balances, cancelling and taking refunds.
@@ -56,60 +56,51 @@ interface IBillingCatalogue is IBillingTypes, IBillingErrors, IBillingEvents {
     /// @dev Emits PlanSplitChanged. Requirements: OPERATOR_ROLE; plan and split exist.
     function setPlanSplit(uint16 planId, uint16 splitId) external;
 
-    /// @notice Chainlink Automation compatible check. `checkData` is empty (all plans, defaults) or
-    /// abi.encode(uint16 planId, uint32 offset, uint32 scanLimit, uint32 maxBatch). Scans at most
-    /// `scanLimit` subscribers of the plan from `offset` and returns the due ones that can pay, or that
-    /// have not been reported short yet, as `performData` = abi.encode(uint16 planId, bytes customerIds).
-    function checkUpkeep(bytes calldata checkData) external view returns (bool upkeepNeeded, bytes memory performData);
+    // ----- oracle, meters, pay-per-view and VOD catalogue (usage) -----
 
-    /// @notice ERC-5643 style: when the customer's access to their base plan ends (0 = no subscription).
-    /// Grace is not included.
-    function expiresAt(address customer) external view returns (uint64);
+    /// @notice Adds and removes oracle signers and sets the threshold, in one event-logged step.
+    /// @dev Emits SignerAdded / SignerRemoved / ThresholdChanged. Requirements: DEFAULT_ADMIN_ROLE;
+    /// 1 <= threshold <= signers after the change; no zero address.
+    function setSigners(address[] calldata add, address[] calldata remove, uint8 threshold) external;
 
-    /// @notice When the customer's access to `planId` (base or add-on) ends; 0 when not held.
-    function expiresAt(address customer, uint256 planId) external view returns (uint64);
+    /// @notice How long metered, rental and pay-per-view charges stay disputable (seconds, at most 90 days).
+    /// @dev Emits DisputeWindowChanged. Requirements: DEFAULT_ADMIN_ROLE.
+    function setDisputeWindow(uint32 window) external;
 
-    /// @notice Concurrent streams the customer's base plan allows while entitled; 0 otherwise.
-    function maxStreams(address customer) external view returns (uint16);
+    /// @notice Length of a spending-cap period (seconds, from 1 hour to 366 days); caps reset each period.
+    /// @dev Emits CapPeriodChanged. Requirements: DEFAULT_ADMIN_ROLE.
+    function setCapPeriod(uint32 period) external;
 
-    /// @notice The full account view for the portal.
-    function accountOf(address customer) external view returns (AccountView memory);
+    /// @notice Adds a meter: a usage line of `quantity` units costs ceil(quantity * unitPrice / unitScale).
+    /// @dev Emits MeterAdded. Requirements: OPERATOR_ROLE; unitPrice in (0, 2^80); unitScale > 0; split exists.
+    function addMeter(string calldata name, uint256 unitPrice, uint32 unitScale, uint16 splitId)
+        external
+        returns (uint16 meterId);
 
-    /// @notice Customer id of `customer` (0 when not registered).
-    function customerIdOf(address customer) external view returns (uint32);
+    /// @notice Sets a meter's unit price for batches settled from now on.
+    function setMeterPrice(uint16 meterId, uint256 unitPrice) external;
 
-    /// @notice Address of customer `customerId`.
-    function customerAddress(uint32 customerId) external view returns (address);
+    function setMeterActive(uint16 meterId, bool active) external;
 
-    /// @notice Number of registered customers (ids run from 1 to this).
-    function customerCount() external view returns (uint32);
+    /// @notice Adds a pay-per-view event: sold until `salesClose` (at most the event start), watchable during
+    /// [viewStart, viewEnd). The package id must be new.
+    /// @dev Emits PpvEventAdded. Requirements: OPERATOR_ROLE.
+    function addPpvEvent(
+        string calldata name,
+        uint256 price,
+        uint256 packageId,
+        uint40 salesClose,
+        uint40 viewStart,
+        uint40 viewEnd,
+        uint16 splitId
+    ) external returns (uint32 eventId);
 
-    function planOf(uint16 planId) external view returns (PlanView memory);
+    /// @notice Adds a VOD title rented for `rentalSeconds` from first play.
+    /// @dev Emits VodTitleAdded. Requirements: OPERATOR_ROLE; the package id must be new.
+    function addVodTitle(string calldata name, uint256 price, uint256 packageId, uint32 rentalSeconds, uint16 splitId)
+        external
+        returns (uint32 titleId);
 
-    function planCount() external view returns (uint16);
+    function setVodTitleActive(uint32 titleId, bool active) external;
 
-    /// @notice Plan holding add-on slot `bit` (1..16); 0 when free.
-    function addOnPlan(uint8 bit) external view returns (uint16);
-
-    /// @notice Subscribers of a base plan that renewals consider, from `offset`, at most `limit`.
-    function subscribersOf(uint16 planId, uint256 offset, uint256 limit) external view returns (uint32[] memory);
-
-    function subscriberCount(uint16 planId) external view returns (uint256);
-
-    function providerPayout(uint16 providerId) external view returns (address);
-
-    function providerCount() external view returns (uint16);
-
-    function splitOf(uint16 splitId) external view returns (uint16[] memory providerIds, uint16[] memory bps);
-
-    function splitCount() external view returns (uint16);
-
-    /// @notice Money held in escrow bucket (splitId, day).
-    function escrowOf(uint16 splitId, uint32 day) external view returns (uint256);
-
-    /// @notice Released provider earnings waiting for `payee` to withdraw.
-    function earningsOf(address payee) external view returns (uint256);
-
-    /// @notice The catalogue price epoch; it increases with every plan price change.
-    function priceEpoch() external view returns (uint16);
 }

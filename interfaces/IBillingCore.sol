@@ -50,6 +50,7 @@ interface IBillingCore is IBillingTypes, IBillingErrors, IBillingEvents {
     function balanceOf(address customer) external view returns (uint256);
 
     /// @notice True when the customer may watch `packageId` now: a base plan or add-on that includes it is
-    /// paid, in trial, or in grace.
+    /// paid, in trial, or in grace; or it is a pay-per-view event the customer bought, during its viewing
+    /// window; or a VOD title the customer rented, until the rental expires. Refunded charges entitle to nothing.
     function isEntitled(address customer, uint256 packageId) external view returns (bool);
 }

@@ -82,4 +82,75 @@ interface IBillingErrors {
 
     /// @notice Escrowed funds for this day are not releasable yet.
     error Billing_EscrowNotReleasable(uint16 splitId, uint32 day, uint256 releasableAt);
+
+    // ----- metered usage and the oracle -----
+
+    /// @notice No meter has this id.
+    error Billing_UnknownMeter(uint16 meterId);
+
+    /// @notice The meter accepts no usage now.
+    error Billing_MeterInactive(uint16 meterId);
+
+    /// @notice Meter parameters are out of range (unit price 0 or above the balance type, scale 0).
+    error Billing_InvalidMeter(string reason);
+
+    /// @notice The batch's deadline has passed.
+    error Billing_BatchExpired(uint64 batchId, uint256 deadline);
+
+    /// @notice This batch id was settled before: every batch is accepted once.
+    error Billing_BatchReplayed(uint64 batchId);
+
+    /// @notice Malformed batch: no lines, lines not packed in whole records, or a window that ends before
+    /// it starts.
+    error Billing_MalformedUsage(string reason);
+
+    /// @notice A signature recovered to an address that is not an oracle signer.
+    error Billing_UnknownSigner(address signer);
+
+    /// @notice Signatures must come sorted by signer address, strictly ascending (no signer twice).
+    error Billing_SignersOutOfOrder();
+
+    /// @notice Fewer valid signatures than the threshold.
+    error Billing_NotEnoughSignatures(uint256 valid, uint256 threshold);
+
+    /// @notice The threshold must be at least 1 and at most the number of signers.
+    error Billing_InvalidThreshold(uint256 threshold, uint256 signers);
+
+    /// @notice A configuration value is out of range.
+    error Billing_InvalidSetting(string reason);
+
+    /// @notice The cap does not fit the cap accounting: at most 2^48 - 1 cap units.
+    error Billing_CapTooLarge(uint256 cap, uint256 maximum);
+
+    // ----- pay-per-view and video on demand -----
+
+    error Billing_UnknownPpvEvent(uint32 eventId);
+    error Billing_InvalidPpvEvent(string reason);
+    error Billing_PpvSalesClosed(uint32 eventId, uint256 salesClose);
+    error Billing_PpvAlreadyBought(address customer, uint32 eventId);
+    error Billing_UnknownTitle(uint32 titleId);
+    error Billing_InvalidTitle(string reason);
+
+    /// @notice The package id already belongs to another plan, event or title of another kind.
+    error Billing_PackageTaken(uint256 packageId);
+
+    // ----- disputes -----
+
+    /// @notice The data given does not match what was settled (batch commitment).
+    error Billing_BatchMismatch(uint64 batchId);
+
+    /// @notice The charge is not the caller's.
+    error Billing_NotYourCharge(address caller);
+
+    /// @notice The charge was declined (never made), refunded, or was never made.
+    error Billing_NothingToDispute();
+
+    /// @notice The dispute window of this charge has closed (its escrow is releasable).
+    error Billing_DisputeWindowClosed(uint256 closedAt);
+
+    /// @notice The charge is already disputed.
+    error Billing_AlreadyDisputed(bytes32 chargeKey);
+
+    error Billing_UnknownDispute(uint64 disputeId);
+    error Billing_DisputeAlreadyResolved(uint64 disputeId);
 }

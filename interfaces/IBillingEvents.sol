@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {IBillingTypes} from "./IBillingTypes.sol";
+
 /// @title IBillingEvents
 /// @notice Every money movement and state change emits one of these, right after the change, carrying what
 /// a reader needs to recompute it from events alone (price snapshots, periods, the escrow bucket).
@@ -11,7 +13,9 @@ pragma solidity ^0.8.24;
 ///                        PlanChanged (charge part)
 /// - escrow (splitId, day) : every charge above adds to it, every refund takes from it, EscrowReleased empties it
 /// - provider earnings  : EscrowReleased credits them (EarningsCredited per payee), EarningsWithdrawn pays out
-interface IBillingEvents {
+/// - metered usage      : UsageSettled (lines and prices), UsageDeclined; PpvPurchased; RentalCharged
+/// - disputes           : DisputeOpened moves a charge out of escrow, DisputeResolved refunds or pays it
+interface IBillingEvents is IBillingTypes {
     // ----- catalogue -----
 
     event ProviderAdded(uint16 indexed providerId, address payout, string name);
@@ -122,4 +126,81 @@ interface IBillingEvents {
     event EscrowReleased(uint16 indexed splitId, uint32 indexed day, uint256 amount);
     event EarningsCredited(address indexed payee, uint16 indexed providerId, uint16 indexed splitId, uint256 amount);
     event EarningsWithdrawn(address indexed payee, uint256 amount);
+
+    // ----- oracle, meters, caps -----
+
+    event SignerAdded(address indexed signer);
+    event SignerRemoved(address indexed signer);
+    event ThresholdChanged(uint8 threshold);
+    event MeterAdded(uint16 indexed meterId, string name, uint256 unitPrice, uint32 unitScale, uint16 splitId);
+    event MeterPriceChanged(uint16 indexed meterId, uint256 previousPrice, uint256 unitPrice);
+    event MeterActiveChanged(uint16 indexed meterId, bool active);
+    event DisputeWindowChanged(uint32 disputeWindow);
+    event CapPeriodChanged(uint32 capPeriod);
+    event SpendingCapSet(address indexed customer, uint256 cap);
+
+    /// @notice A signed usage batch was settled. `lines` are the packed lines as signed (4-byte customer id,
+    /// 4-byte quantity each); every line not reported by UsageDeclined was charged
+    /// ceil(quantity * settlement.unitPrice / settlement.unitScale), and the total `charged` went to escrow
+    /// (settlement.splitId, settlement.releaseDay). `settlement` is what a dispute restates.
+    event UsageSettled(
+        uint64 indexed batchId,
+        uint16 indexed meterId,
+        UsageSettlement settlement,
+        uint32 windowStart,
+        uint32 windowEnd,
+        bytes32 recordsRoot,
+        uint256 charged,
+        bytes lines
+    );
+
+    /// @notice A usage line (or rental) that was not charged. reason: 1 spending cap, 2 balance (or unknown
+    /// customer), 3 unknown or inactive title, 4 title already rented.
+    event UsageDeclined(uint64 indexed batchId, uint32 lineIndex, uint32 customerId, uint256 amount, uint8 reason);
+
+    // ----- pay-per-view and video on demand -----
+
+    event PpvEventAdded(
+        uint32 indexed eventId,
+        string name,
+        uint256 price,
+        uint256 packageId,
+        uint40 salesClose,
+        uint40 viewStart,
+        uint40 viewEnd,
+        uint16 splitId
+    );
+    event PpvPurchased(
+        address indexed customer, uint32 indexed eventId, uint256 price, uint16 splitId, uint32 releaseDay
+    );
+    event VodTitleAdded(
+        uint32 indexed titleId, string name, uint256 price, uint256 packageId, uint32 rentalSeconds, uint16 splitId
+    );
+    event VodTitleActiveChanged(uint32 indexed titleId, bool active);
+    /// @notice A rental reported by the oracle in batch `batchId` was charged; entitled until `expiresAt`.
+    event RentalCharged(
+        uint64 indexed batchId,
+        address indexed customer,
+        uint32 indexed titleId,
+        uint256 price,
+        uint40 expiresAt,
+        uint16 splitId,
+        uint32 releaseDay
+    );
+
+    // ----- disputes -----
+
+    /// @notice `amount` left escrow (splitId, releaseDay) and is frozen until the arbiter decides.
+    /// kind: 1 usage line, 2 pay-per-view, 3 rental. `ref` identifies the charge (see chargeKey).
+    event DisputeOpened(
+        uint64 indexed disputeId,
+        address indexed customer,
+        uint8 kind,
+        bytes32 ref,
+        uint256 amount,
+        uint16 splitId,
+        uint32 releaseDay
+    );
+    /// @notice refunded: back to the customer's balance; otherwise credited to the split's providers.
+    event DisputeResolved(uint64 indexed disputeId, bool refunded, uint256 amount);
 }

@@ -66,4 +66,78 @@ interface IBillingTypes {
         uint16[] addOnsEnding;
         uint8 flags;
     }
+
+    /// @notice The header of a signed usage batch. The oracle signs the EIP-712 struct
+    /// `UsageBatch(uint64 batchId,uint64 deadline,uint16 meterId,uint32 windowStart,uint32 windowEnd,
+    /// bytes32 recordsRoot,Line[] lines)` with `Line(uint32 customerId,uint32 quantity)`, in the domain
+    /// ("StreamLedger Billing", "1", chain id, the billing address). `recordsRoot` is the Merkle root that
+    /// commits each line to the session records behind it (docs/usage-records.md).
+    struct UsageBatch {
+        uint64 batchId;
+        uint64 deadline;
+        uint16 meterId;
+        uint32 windowStart;
+        uint32 windowEnd;
+        bytes32 recordsRoot;
+    }
+
+    /// @notice The header of a signed rental batch: `RentalBatch(uint64 batchId,uint64 deadline,
+    /// Rental[] rentals)` with `Rental(uint32 customerId,uint32 titleId,uint40 firstPlayAt)`.
+    struct RentalBatch {
+        uint64 batchId;
+        uint64 deadline;
+    }
+
+    /// @notice What a usage batch was settled with (from its UsageSettled event); a dispute restates it and
+    /// the contract checks it against the batch's commitment.
+    struct UsageSettlement {
+        uint16 meterId;
+        uint256 unitPrice;
+        uint32 unitScale;
+        uint16 splitId;
+        uint32 releaseDay;
+    }
+
+    struct MeterView {
+        uint256 unitPrice;
+        uint32 unitScale;
+        uint16 splitId;
+        bool active;
+    }
+
+    struct PpvEventView {
+        uint256 price;
+        uint256 packageId;
+        uint40 salesClose;
+        uint40 viewStart;
+        uint40 viewEnd;
+        uint16 splitId;
+    }
+
+    struct VodTitleView {
+        uint256 price;
+        uint256 packageId;
+        uint32 rentalSeconds;
+        uint16 splitId;
+        bool active;
+    }
+
+    /// @notice A charge's life: 0 none, 1 charged (pending in escrow), 2 disputed, 3 refunded, 4 upheld.
+    struct ChargeView {
+        uint256 amount;
+        uint8 status;
+        uint40 expiresAt;
+        uint32 releaseDay;
+    }
+
+    /// @notice kind: 1 usage line, 2 pay-per-view, 3 rental. status: 1 open, 2 refunded, 3 upheld.
+    struct DisputeView {
+        address customer;
+        uint8 kind;
+        uint8 status;
+        uint256 amount;
+        uint16 splitId;
+        uint32 objectId;
+        bytes32 ref;
+    }
 }

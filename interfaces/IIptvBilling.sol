@@ -4,6 +4,8 @@ pragma solidity ^0.8.24;
 import {IBillingCatalogue} from "./IBillingCatalogue.sol";
 import {IBillingCore} from "./IBillingCore.sol";
 import {IBillingSubscriptions} from "./IBillingSubscriptions.sol";
+import {IBillingUsage} from "./IBillingUsage.sol";
+import {IBillingViews} from "./IBillingViews.sol";
 
 /// @title IIptvBilling
 /// @notice The customer-facing billing contract of an IPTV operator: prepaid stablecoin escrow, a catalogue
@@ -17,4 +19,4 @@ import {IBillingSubscriptions} from "./IBillingSubscriptions.sol";
 /// and the day the paid period ends; anyone may release a bucket to the providers once that day starts.
 /// Refunds (immediate cancellation, plan-change credit) come out of the same bucket, so a refund can never
 /// spend money that was already paid out.
-interface IIptvBilling is IBillingCore, IBillingSubscriptions, IBillingCatalogue {}
+interface IIptvBilling is IBillingCore, IBillingSubscriptions, IBillingCatalogue, IBillingUsage, IBillingViews {}

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-BILLING_PARTS = ("IptvBilling", "SubscriptionModule", "CatalogueModule")
+BILLING_PARTS = ("IptvBilling", "UsageModule", "SubscriptionModule", "CatalogueModule", "ViewModule")
 
 
 class ArtifactError(RuntimeError):

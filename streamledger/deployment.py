@@ -99,9 +99,12 @@ def deploy_system(
     decimals = token_contract.functions.decimals().call()
     symbol = token_contract.functions.symbol().call()
 
-    catalogue_module = chain.deploy("CatalogueModule")
+    # The fallback chain: IptvBilling -> UsageModule -> SubscriptionModule -> CatalogueModule -> ViewModule.
+    view_module = chain.deploy("ViewModule")
+    catalogue_module = chain.deploy("CatalogueModule", view_module)
     subscription_module = chain.deploy("SubscriptionModule", catalogue_module)
-    billing_address = chain.deploy("IptvBilling", token, chain.sender.address, subscription_module)
+    usage_module = chain.deploy("UsageModule", subscription_module)
+    billing_address = chain.deploy("IptvBilling", token, chain.sender.address, usage_module)
     billing = chain.billing(billing_address)
 
     for operator in (chain.sender.address, *operators):
@@ -114,7 +117,12 @@ def deploy_system(
         token=token,
         token_decimals=decimals,
         token_symbol=symbol,
-        modules={"subscription": subscription_module, "catalogue": catalogue_module},
+        modules={
+            "usage": usage_module,
+            "subscription": subscription_module,
+            "catalogue": catalogue_module,
+            "view": view_module,
+        },
         deployer=chain.sender.address,
         block=start_block,
     )

@@ -1,15 +1,28 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.37;
 
+import {Proxy} from "@openzeppelin/contracts/proxy/Proxy.sol";
+
 import {IBillingCatalogue} from "../../interfaces/IBillingCatalogue.sol";
 import {BillingStorage} from "../BillingStorage.sol";
-import {Account, AccountLib} from "../libraries/AccountLib.sol";
+import {AccountLib} from "../libraries/AccountLib.sol";
 import {BillingMath} from "../libraries/BillingMath.sol";
 
 /// @title CatalogueModule
-/// @notice The operator's catalogue (providers, splits, plans), pausing, the keeper's checkUpkeep and the
-/// read-only views. Runs only by delegatecall from IptvBilling (through SubscriptionModule), on its storage.
-contract CatalogueModule is IBillingCatalogue, BillingStorage {
+/// @notice The operator's and admin's writes: providers, splits, plans, meters, the pay-per-view and VOD
+/// catalogue, oracle signers, settings, and pausing. Runs only by delegatecall from IptvBilling (through
+/// the module chain), on its storage; calls it does not implement go on to ViewModule.
+contract CatalogueModule is IBillingCatalogue, BillingStorage, Proxy {
+    address private immutable _next;
+
+    constructor(address viewModule) {
+        _next = viewModule;
+    }
+
+    function _implementation() internal view override returns (address) {
+        return _next;
+    }
+
     /// @inheritdoc IBillingCatalogue
     function pause() external onlyRole(PAUSER_ROLE) {
         _pause();
@@ -133,204 +146,145 @@ contract CatalogueModule is IBillingCatalogue, BillingStorage {
     }
 
     /// @inheritdoc IBillingCatalogue
-    function checkUpkeep(bytes calldata checkData)
+    function setSigners(address[] calldata add, address[] calldata remove, uint8 threshold_)
         external
-        view
-        returns (bool upkeepNeeded, bytes memory performData)
+        onlyRole(DEFAULT_ADMIN_ROLE)
     {
-        uint16 planId;
-        uint256 offset;
-        uint256 scanLimit = 1000;
-        uint256 maxBatch = 200;
-        if (checkData.length != 0) {
-            (planId, offset, scanLimit, maxBatch) = abi.decode(checkData, (uint16, uint32, uint32, uint32));
+        uint256 count = _signerCount;
+        for (uint256 i; i < remove.length; ++i) {
+            if (_signers[remove[i]]) {
+                _signers[remove[i]] = false;
+                --count;
+                emit SignerRemoved(remove[i]);
+            }
         }
-        uint16 first = planId == 0 ? 1 : planId;
-        uint16 last = planId == 0 ? _planCount : planId;
-        for (uint16 p = first; p <= last && p != 0; ++p) {
-            bytes memory due = _dueCustomers(p, offset, scanLimit, maxBatch);
-            if (due.length != 0) return (true, abi.encode(p, due));
+        for (uint256 i; i < add.length; ++i) {
+            if (add[i] == address(0)) revert Billing_InvalidSetting("zero signer");
+            if (!_signers[add[i]]) {
+                _signers[add[i]] = true;
+                ++count;
+                emit SignerAdded(add[i]);
+            }
         }
-        return (false, "");
+        if (threshold_ == 0 || threshold_ > count) revert Billing_InvalidThreshold(threshold_, count);
+        _signerCount = uint8(count);
+        _threshold = threshold_;
+        emit ThresholdChanged(threshold_);
     }
 
     /// @inheritdoc IBillingCatalogue
-    function expiresAt(address customer) external view returns (uint64) {
-        return uint64(_account(_idOf(customer)).paidThrough());
+    function setDisputeWindow(uint32 window) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (window > 90 days) revert Billing_InvalidSetting("dispute window > 90 days");
+        _disputeWindow = window;
+        emit DisputeWindowChanged(window);
     }
 
     /// @inheritdoc IBillingCatalogue
-    function expiresAt(address customer, uint256 planId) external view returns (uint64) {
-        uint32 id = _idOf(customer);
-        Account account = _account(id);
-        if (id == 0 || planId == 0 || planId > _planCount) return 0;
-        uint8 bit = _plans[uint16(planId)].addOnBit;
-        bool holds = bit == 0 ? account.planId() == planId : account.addOns() & _mask(bit) != 0;
-        return holds ? uint64(account.paidThrough()) : 0;
+    function setCapPeriod(uint32 period) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (period < 1 hours || period > 366 days) revert Billing_InvalidSetting("cap period");
+        _capPeriod = period;
+        emit CapPeriodChanged(period);
     }
 
     /// @inheritdoc IBillingCatalogue
-    function maxStreams(address customer) external view returns (uint16) {
-        Account account = _account(_idOf(customer));
-        uint16 planId = account.planId();
-        if (planId == 0) return 0;
-        Plan storage plan = _plans[planId];
-        return _entitled(account, plan.grace) ? plan.maxStreams : 0;
+    function addMeter(string calldata name, uint256 unitPrice, uint32 unitScale, uint16 splitId)
+        external
+        onlyRole(OPERATOR_ROLE)
+        returns (uint16 meterId)
+    {
+        _checkMeterPrice(unitPrice);
+        if (unitScale == 0) revert Billing_InvalidMeter("unit scale 0");
+        _checkSplit(splitId);
+        meterId = ++_meterCount;
+        _meters[meterId] =
+            Meter({unitPrice: uint96(unitPrice), unitScale: unitScale, splitId: splitId, active: true, exists: true});
+        emit MeterAdded(meterId, name, unitPrice, unitScale, splitId);
     }
 
     /// @inheritdoc IBillingCatalogue
-    function accountOf(address customer) external view returns (AccountView memory v) {
-        uint256 word = _ledger[customer];
-        if (word & REGISTERED == 0) {
-            v.balance = word;
-            return v;
+    function setMeterPrice(uint16 meterId, uint256 unitPrice) external onlyRole(OPERATOR_ROLE) {
+        Meter storage meter = _meterStorage(meterId);
+        _checkMeterPrice(unitPrice);
+        emit MeterPriceChanged(meterId, meter.unitPrice, unitPrice);
+        meter.unitPrice = uint96(unitPrice);
+    }
+
+    /// @inheritdoc IBillingCatalogue
+    function setMeterActive(uint16 meterId, bool active) external onlyRole(OPERATOR_ROLE) {
+        _meterStorage(meterId).active = active;
+        emit MeterActiveChanged(meterId, active);
+    }
+
+    /// @inheritdoc IBillingCatalogue
+    function addPpvEvent(
+        string calldata name,
+        uint256 price,
+        uint256 packageId,
+        uint40 salesClose,
+        uint40 viewStart,
+        uint40 viewEnd,
+        uint16 splitId
+    ) external onlyRole(OPERATOR_ROLE) returns (uint32 eventId) {
+        _checkPrice(price);
+        _checkSplit(splitId);
+        if (salesClose > viewStart || viewStart >= viewEnd || viewEnd <= block.timestamp) {
+            revert Billing_InvalidPpvEvent("windows");
         }
-        uint32 id = uint32(word);
-        Account account = _account(id);
-        v.customerId = id;
-        v.balance = account.balance();
-        v.planId = account.planId();
-        v.flags = account.flags();
-        if (v.planId == 0) return v;
-        Plan storage plan = _plans[v.planId];
-        Terms storage terms = _terms[id][v.planId];
-        v.state = _state(account, plan.grace);
-        v.paidThrough = uint40(account.paidThrough());
-        v.graceEnds = account.flags() & (AccountLib.FLAG_CANCELLED | AccountLib.FLAG_PRICE_LAPSED | AccountLib.FLAG_TRIAL) == 0
-            ? uint40(account.paidThrough() + plan.grace)
-            : v.paidThrough;
-        v.maxPrice = terms.maxPrice;
-        v.paidPrice = terms.paidPrice;
-        if (account.hasFlag(AccountLib.FLAG_DOWNGRADE_PENDING)) v.pendingPlanId = terms.pendingPlan;
-        v.addOnPlanIds = _planIdsOf(account.addOns());
-        v.addOnsEnding = _planIdsOf(account.addOnsEnding());
-    }
-
-    /// @inheritdoc IBillingCatalogue
-    function customerIdOf(address customer) external view returns (uint32) {
-        return _idOf(customer);
-    }
-
-    /// @inheritdoc IBillingCatalogue
-    function customerAddress(uint32 customerId) external view returns (address) {
-        return _customers[customerId];
-    }
-
-    /// @inheritdoc IBillingCatalogue
-    function customerCount() external view returns (uint32) {
-        return uint32(_accounts.length - 1);
-    }
-
-    /// @inheritdoc IBillingCatalogue
-    function planOf(uint16 planId) external view returns (PlanView memory) {
-        Plan storage plan = _planStorage(planId);
-        return PlanView({
-            price: plan.price,
-            period: plan.period,
-            trial: plan.trial,
-            grace: plan.grace,
-            maxStreams: plan.maxStreams,
-            splitId: plan.splitId,
-            addOnBit: plan.addOnBit,
-            active: plan.active,
-            packages: _planPackages[planId]
+        eventId = ++_ppvCount;
+        _claimPackage(packageId, PACKAGE_PPV | eventId);
+        _ppvEvents[eventId] = PpvEvent({
+            price: uint96(price),
+            salesClose: salesClose,
+            viewStart: viewStart,
+            viewEnd: viewEnd,
+            splitId: splitId,
+            exists: true
         });
+        _ppvPackages[eventId] = packageId;
+        emit PpvEventAdded(eventId, name, price, packageId, salesClose, viewStart, viewEnd, splitId);
     }
 
     /// @inheritdoc IBillingCatalogue
-    function planCount() external view returns (uint16) {
-        return _planCount;
-    }
-
-    /// @inheritdoc IBillingCatalogue
-    function addOnPlan(uint8 bit) external view returns (uint16) {
-        return _addOnPlans[bit];
-    }
-
-    /// @inheritdoc IBillingCatalogue
-    function subscribersOf(uint16 planId, uint256 offset, uint256 limit) external view returns (uint32[] memory ids) {
-        uint32[] storage list = _subscribers[planId];
-        uint256 end = offset + limit < list.length ? offset + limit : list.length;
-        ids = new uint32[](end > offset ? end - offset : 0);
-        for (uint256 i; i < ids.length; ++i) {
-            ids[i] = list[offset + i];
-        }
-    }
-
-    /// @inheritdoc IBillingCatalogue
-    function subscriberCount(uint16 planId) external view returns (uint256) {
-        return _subscribers[planId].length;
-    }
-
-    /// @inheritdoc IBillingCatalogue
-    function providerPayout(uint16 providerId) external view returns (address) {
-        return _payouts[providerId];
-    }
-
-    /// @inheritdoc IBillingCatalogue
-    function providerCount() external view returns (uint16) {
-        return _providerCount;
-    }
-
-    /// @inheritdoc IBillingCatalogue
-    function splitOf(uint16 splitId) external view returns (uint16[] memory providerIds, uint16[] memory bps) {
-        Split storage split = _splits[splitId];
-        return (split.providerIds, split.bps);
-    }
-
-    /// @inheritdoc IBillingCatalogue
-    function splitCount() external view returns (uint16) {
-        return _splitCount;
-    }
-
-    /// @inheritdoc IBillingCatalogue
-    function escrowOf(uint16 splitId, uint32 day) external view returns (uint256) {
-        return _escrow[splitId][day];
-    }
-
-    /// @inheritdoc IBillingCatalogue
-    function earningsOf(address payee) external view returns (uint256) {
-        return _earnings[payee];
-    }
-
-    /// @inheritdoc IBillingCatalogue
-    function priceEpoch() external view returns (uint16) {
-        return _priceEpoch;
-    }
-
-    /// @dev Due customers of `planId` among `_subscribers[planId][offset : offset + scanLimit]`, packed as
-    /// 4-byte ids, at most `maxBatch`. A customer already reported short is proposed again only once the
-    /// balance covers the renewal.
-    function _dueCustomers(uint16 planId, uint256 offset, uint256 scanLimit, uint256 maxBatch)
-        private
-        view
-        returns (bytes memory due)
+    function addVodTitle(string calldata name, uint256 price, uint256 packageId, uint32 rentalSeconds, uint16 splitId)
+        external
+        onlyRole(OPERATOR_ROLE)
+        returns (uint32 titleId)
     {
-        uint32[] storage list = _subscribers[planId];
-        uint256 end = offset + scanLimit < list.length ? offset + scanLimit : list.length;
-        if (end <= offset || maxBatch == 0) return "";
-        Plan memory plan = _plans[planId];
-        due = new bytes((end - offset < maxBatch ? end - offset : maxBatch) * 4);
-        uint256 count;
-        for (uint256 i = offset; i < end && count < maxBatch; ++i) {
-            uint32 id = list[i];
-            Account account = _account(id);
-            if (account.planId() != planId || account.paidThrough() > block.timestamp) continue;
-            if (account.flags() & (AccountLib.FLAG_CANCELLED | AccountLib.FLAG_PRICE_LAPSED) != 0) continue;
-            if (account.hasFlag(AccountLib.FLAG_RENEWAL_FAILED)) {
-                (, Plan memory target) = _renewalTarget(id, account, planId, plan);
-                (, uint256 addOnTotal) = _renewableAddOns(id, account, target.period);
-                if (account.balance() < target.price + addOnTotal) continue;
-            }
-            uint256 at = count * 4;
-            assembly ("memory-safe") {
-                mstore(add(add(due, 32), at), shl(224, id))
-            }
-            ++count;
-        }
-        assembly ("memory-safe") {
-            mstore(due, mul(count, 4))
-        }
+        _checkPrice(price);
+        _checkSplit(splitId);
+        if (rentalSeconds == 0) revert Billing_InvalidTitle("rental window 0");
+        titleId = ++_vodCount;
+        _claimPackage(packageId, PACKAGE_VOD | titleId);
+        _vodTitles[titleId] = VodTitle({
+            price: uint96(price),
+            rentalSeconds: rentalSeconds,
+            splitId: splitId,
+            active: true,
+            exists: true
+        });
+        _vodPackages[titleId] = packageId;
+        emit VodTitleAdded(titleId, name, price, packageId, rentalSeconds, splitId);
+    }
+
+    /// @inheritdoc IBillingCatalogue
+    function setVodTitleActive(uint32 titleId, bool active) external onlyRole(OPERATOR_ROLE) {
+        if (!_vodTitles[titleId].exists) revert Billing_UnknownTitle(titleId);
+        _vodTitles[titleId].active = active;
+        emit VodTitleActiveChanged(titleId, active);
+    }
+
+    function _meterStorage(uint16 meterId) private view returns (Meter storage meter) {
+        meter = _meters[meterId];
+        if (!meter.exists) revert Billing_UnknownMeter(meterId);
+    }
+
+    function _checkMeterPrice(uint256 unitPrice) private pure {
+        if (unitPrice == 0 || unitPrice > AccountLib.MAX_BALANCE) revert Billing_InvalidMeter("unit price out of range");
+    }
+
+    function _claimPackage(uint256 packageId, uint64 ref) private {
+        if (packageId == 0 || _packageRef[packageId] != 0) revert Billing_PackageTaken(packageId);
+        _packageRef[packageId] = ref;
     }
 
     function _checkPrice(uint256 price) private pure {

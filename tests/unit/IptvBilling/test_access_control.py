@@ -188,8 +188,8 @@ def test_nobody_but_the_payee_can_withdraw_provider_earnings(billing, subscribed
 # ----- the modules behind the fallback --------------------------------------------------------------------
 
 
-def test_billing_delegates_to_the_subscription_module(billing, deployment):
-    assert billing.module() == deployment.modules["subscription"]
+def test_billing_delegates_to_the_first_module_of_the_chain(billing, deployment):
+    assert billing.module() == deployment.modules["usage"]
 
 
 def test_registering_directly_on_a_module_does_not_register_on_billing(billing, modules, rando):
@@ -226,7 +226,7 @@ def test_releasing_escrow_directly_on_a_module_leaves_the_billing_escrow(
     assert billing.earningsOf(payouts["newsnet"]) == 0
 
 
-@pytest.mark.parametrize("module", ["subscription", "catalogue"])
+@pytest.mark.parametrize("module", ["usage", "subscription", "catalogue"])
 def test_operator_call_directly_on_a_module_is_refused_and_changes_nothing(billing, modules, admin, carol, module):
     count = billing.providerCount()
 
@@ -236,7 +236,7 @@ def test_operator_call_directly_on_a_module_is_refused_and_changes_nothing(billi
     assert billing.providerCount() == count
 
 
-@pytest.mark.parametrize("module", ["subscription", "catalogue"])
+@pytest.mark.parametrize("module", ["usage", "subscription", "catalogue"])
 def test_pausing_directly_on_a_module_is_refused_and_leaves_billing_running(billing, modules, admin, module):
     with reverts("AccessControlUnauthorizedAccount", admin, PAUSER_ROLE):
         modules[module].pause({"from": admin})

@@ -43,8 +43,11 @@ def renewed_customers(tx) -> list[str]:
 
 
 def in_one_block(sender, contract, *calldata: str) -> list:
-    """Sends one transaction per calldata from `sender` to `contract`, all mined into a single block."""
-    web3.provider.make_request("evm_setAutomine", [False])
+    """Sends one transaction per calldata from `sender` to `contract`, all mined into a single block (anvil:
+    evm_setAutomine; ganache: miner_stop / miner_start)."""
+    anvil = "error" not in web3.provider.make_request("evm_setAutomine", [False])
+    if not anvil:
+        web3.provider.make_request("miner_stop", [])
     try:
         hashes = [
             web3.eth.send_transaction({"from": sender.address, "to": contract.address, "data": data, "gas": 2_000_000})
@@ -52,7 +55,7 @@ def in_one_block(sender, contract, *calldata: str) -> list:
         ]
         web3.provider.make_request("evm_mine", [])
     finally:
-        web3.provider.make_request("evm_setAutomine", [True])
+        web3.provider.make_request("evm_setAutomine" if anvil else "miner_start", [True] if anvil else [])
     return [chain.get_transaction(h.hex()) for h in hashes]
 
 
