@@ -69,9 +69,10 @@ interface IBillingTypes {
 
     /// @notice The header of a signed usage batch. The oracle signs the EIP-712 struct
     /// `UsageBatch(uint64 batchId,uint64 deadline,uint16 meterId,uint32 windowStart,uint32 windowEnd,
-    /// bytes32 recordsRoot,Line[] lines)` with `Line(uint32 customerId,uint32 quantity)`, in the domain
-    /// ("StreamLedger Billing", "1", chain id, the billing address). `recordsRoot` is the Merkle root that
-    /// commits each line to the session records behind it (docs/usage-records.md).
+    /// bytes32 recordsRoot,bytes lines)` in the domain ("StreamLedger Billing", "1", chain id, the billing
+    /// address). `lines` packs each line as a 4-byte customer id and a 4-byte quantity (big-endian), exactly
+    /// as settleUsage receives them. `recordsRoot` is the Merkle root that commits each line to the session
+    /// records behind it (docs/usage-records.md).
     struct UsageBatch {
         uint64 batchId;
         uint64 deadline;
@@ -81,8 +82,8 @@ interface IBillingTypes {
         bytes32 recordsRoot;
     }
 
-    /// @notice The header of a signed rental batch: `RentalBatch(uint64 batchId,uint64 deadline,
-    /// Rental[] rentals)` with `Rental(uint32 customerId,uint32 titleId,uint40 firstPlayAt)`.
+    /// @notice The header of a signed rental batch: `RentalBatch(uint64 batchId,uint64 deadline,bytes rentals)`,
+    /// rentals packed as a 4-byte customer id, a 4-byte title id and a 5-byte first-play time each.
     struct RentalBatch {
         uint64 batchId;
         uint64 deadline;

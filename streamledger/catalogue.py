@@ -64,11 +64,55 @@ class PlanSpec:
 
 
 @dataclass(frozen=True)
+class MeterSpec:
+    key: str
+    name: str
+    unit: str  # what one unit of quantity is: "minute" or "MB"
+    price: str  # whole tokens per `per` units
+    per: int
+    split: str
+
+
+@dataclass(frozen=True)
+class PpvSpec:
+    key: str
+    name: str
+    price: str
+    package: int
+    starts_in_hours: int  # from deployment; sales close at the start
+    duration_hours: int
+    split: str
+
+
+@dataclass(frozen=True)
+class VodSpec:
+    key: str
+    name: str
+    price: str
+    package: int
+    rental_hours: int
+    split: str
+
+
+@dataclass(frozen=True)
+class OracleSpec:
+    signers: tuple[str, ...] = ()  # addresses, or "dev-oracle:<n>" on local chains
+    threshold: int = 1
+
+
+@dataclass(frozen=True)
 class Catalogue:
     token: TokenSpec
     providers: tuple[ProviderSpec, ...]
     splits: dict[str, dict[str, int]] = field(default_factory=dict)  # key -> {provider key: bps}, ordered
     plans: tuple[PlanSpec, ...] = ()
+    meters: tuple[MeterSpec, ...] = ()
+    ppv_events: tuple[PpvSpec, ...] = ()
+    vod_titles: tuple[VodSpec, ...] = ()
+    oracle: OracleSpec = OracleSpec()
+    dispute_window_days: int = 3
+    cap_period_days: int = 30
+    arbiters: tuple[str, ...] = ()
     source: str = "<memory>"
 
 
@@ -147,7 +191,92 @@ def parse_catalogue(data: dict[str, Any], source: str = "<memory>") -> Catalogue
         plans.append(plan)
     keys = [p.key for p in plans]
     _require(len(keys) == len(set(keys)), source, "plan keys must be unique")
-    return Catalogue(token, tuple(providers), splits, tuple(plans), source)
+
+    def price_of(entry: dict, where: str) -> str:
+        price = str(entry["price"])
+        try:
+            _require(to_units(price, token.decimals) > 0, where, "price must be positive")
+        except AmountError as exc:
+            raise CatalogueError(f"{where}: price {exc}") from None
+        return price
+
+    def needs(entry: Any, where: str, *fields: str) -> None:
+        _require(isinstance(entry, dict), where, "must be a mapping")
+        for name in fields:
+            _require(name in entry, where, f"missing {name}")
+        if "split" in fields:
+            _require(entry["split"] in splits, where, f"unknown split {entry['split']!r}")
+
+    meters = []
+    for n, entry in enumerate(data.get("meters") or [], start=1):
+        where = f"{source}: meters[{n}]"
+        needs(entry, where, "key", "name", "unit", "price", "split")
+        meters.append(
+            MeterSpec(
+                str(entry["key"]),
+                str(entry["name"]),
+                str(entry["unit"]),
+                price_of(entry, where),
+                _int(entry.get("per", 1), f"{where}.per", 1),
+                str(entry["split"]),
+            )
+        )
+    used_packages = {pkg for plan in plans for pkg in plan.packages}
+    ppv = []
+    for n, entry in enumerate(data.get("ppv_events") or [], start=1):
+        where = f"{source}: ppv_events[{n}]"
+        needs(entry, where, "key", "name", "price", "package", "starts_in_hours", "duration_hours", "split")
+        package = _int(entry["package"], f"{where}.package", 1)
+        _require(package not in used_packages, where, f"package {package} is already used")
+        used_packages.add(package)
+        ppv.append(
+            PpvSpec(
+                str(entry["key"]),
+                str(entry["name"]),
+                price_of(entry, where),
+                package,
+                _int(entry["starts_in_hours"], f"{where}.starts_in_hours", 1),
+                _int(entry["duration_hours"], f"{where}.duration_hours", 1),
+                str(entry["split"]),
+            )
+        )
+    vod = []
+    for n, entry in enumerate(data.get("vod_titles") or [], start=1):
+        where = f"{source}: vod_titles[{n}]"
+        needs(entry, where, "key", "name", "price", "package", "rental_hours", "split")
+        package = _int(entry["package"], f"{where}.package", 1)
+        _require(package not in used_packages, where, f"package {package} is already used")
+        used_packages.add(package)
+        vod.append(
+            VodSpec(
+                str(entry["key"]),
+                str(entry["name"]),
+                price_of(entry, where),
+                package,
+                _int(entry["rental_hours"], f"{where}.rental_hours", 1),
+                str(entry["split"]),
+            )
+        )
+    oracle_data = data.get("oracle") or {}
+    signers = tuple(str(x) for x in oracle_data.get("signers") or ())
+    threshold = _int(oracle_data.get("threshold", 1 if signers else 0), f"{source}: oracle.threshold")
+    if signers:
+        _require(1 <= threshold <= len(signers), f"{source}: oracle", "threshold must be between 1 and the signers")
+    settings = data.get("settings") or {}
+    return Catalogue(
+        token,
+        tuple(providers),
+        splits,
+        tuple(plans),
+        tuple(meters),
+        tuple(ppv),
+        tuple(vod),
+        OracleSpec(signers, threshold),
+        _int(settings.get("dispute_window_days", 3), f"{source}: settings.dispute_window_days"),
+        _int(settings.get("cap_period_days", 30), f"{source}: settings.cap_period_days", 1),
+        tuple(str(x) for x in (data.get("roles") or {}).get("arbiters") or ()),
+        source,
+    )
 
 
 def load_catalogue(path: str | Path) -> Catalogue:

@@ -14,12 +14,16 @@ from web3.logs import DISCARD
 from .artifacts import ROOT
 from .catalogue import Catalogue
 from .chain import Chain
+from .money import to_units
 
 log = logging.getLogger(__name__)
 
 DEPLOYMENTS_DIR = ROOT / "deployments"
 OPERATOR_ROLE = Web3.keccak(text="OPERATOR_ROLE")
 PAUSER_ROLE = Web3.keccak(text="PAUSER_ROLE")
+ARBITER_ROLE = Web3.keccak(text="ARBITER_ROLE")
+HOUR = 3_600
+DAY = 86_400
 
 
 class DeploymentError(RuntimeError):
@@ -42,6 +46,11 @@ class Deployment:
     providers: dict[str, int] = field(default_factory=dict)
     splits: dict[str, int] = field(default_factory=dict)
     plans: dict[str, int] = field(default_factory=dict)
+    meters: dict[str, int] = field(default_factory=dict)
+    ppv_events: dict[str, int] = field(default_factory=dict)
+    vod_titles: dict[str, int] = field(default_factory=dict)
+    oracle_signers: list[str] = field(default_factory=list)
+    oracle_threshold: int = 0
 
     def save(self, directory: Path = DEPLOYMENTS_DIR) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
@@ -66,6 +75,15 @@ def event_args(contract: Any, event: str, receipt: Any) -> list[dict[str, Any]]:
 
 
 def resolve_payout(payout: str, dev_accounts: list[str] | None) -> str:
+    """An address from a catalogue entry: "0x…", "dev:<n>" (development account n) or "dev-oracle:<n>"."""
+    if payout.startswith("dev-oracle:"):
+        if dev_accounts is None:
+            raise DeploymentError(f"{payout!r} is a development oracle key, but this is not a dev network")
+        from eth_account import Account
+
+        from .oracle import dev_oracle_key
+
+        return Account.from_key(dev_oracle_key(int(payout[11:]))).address
     if payout.startswith("dev:"):
         if not dev_accounts:
             raise DeploymentError(f"payout {payout!r} names a development account, but this is not a dev network")
@@ -151,9 +169,66 @@ def load_catalogue(
         params = plan.params(decimals, deployment.splits[plan.split])
         receipt = chain.transact(billing.functions.addPlan(params), f"add plan {plan.key}")
         deployment.plans[plan.key] = event_args(billing, "PlanAdded", receipt)[0]["planId"]
+    load_usage_catalogue(chain, billing, catalogue, deployment, dev_accounts, decimals)
     log.info(
-        "catalogue loaded: %d providers, %d splits, %d plans",
+        "catalogue loaded: %d providers, %d splits, %d plans, %d meters, %d PPV events, %d VOD titles",
         len(deployment.providers),
         len(deployment.splits),
         len(deployment.plans),
+        len(deployment.meters),
+        len(deployment.ppv_events),
+        len(deployment.vod_titles),
     )
+
+
+def load_usage_catalogue(
+    chain: Chain,
+    billing: Any,
+    catalogue: Catalogue,
+    deployment: Deployment,
+    dev_accounts: list[str] | None,
+    decimals: int,
+) -> None:
+    """Meters, pay-per-view events, VOD titles, oracle signers, windows and arbiters."""
+    for meter in catalogue.meters:
+        call = billing.functions.addMeter(
+            meter.name, to_units(meter.price, decimals), meter.per, deployment.splits[meter.split]
+        )
+        receipt = chain.transact(call, f"add meter {meter.key}")
+        deployment.meters[meter.key] = event_args(billing, "MeterAdded", receipt)[0]["meterId"]
+    now = chain.w3.eth.get_block("latest")["timestamp"]
+    for ev in catalogue.ppv_events:
+        start = now + ev.starts_in_hours * HOUR
+        call = billing.functions.addPpvEvent(
+            ev.name,
+            to_units(ev.price, decimals),
+            ev.package,
+            start,
+            start,
+            start + ev.duration_hours * HOUR,
+            deployment.splits[ev.split],
+        )
+        receipt = chain.transact(call, f"add PPV event {ev.key}")
+        deployment.ppv_events[ev.key] = event_args(billing, "PpvEventAdded", receipt)[0]["eventId"]
+    for title in catalogue.vod_titles:
+        call = billing.functions.addVodTitle(
+            title.name,
+            to_units(title.price, decimals),
+            title.package,
+            title.rental_hours * HOUR,
+            deployment.splits[title.split],
+        )
+        receipt = chain.transact(call, f"add VOD title {title.key}")
+        deployment.vod_titles[title.key] = event_args(billing, "VodTitleAdded", receipt)[0]["titleId"]
+    if catalogue.oracle.signers:
+        signers = [resolve_payout(s, dev_accounts) for s in catalogue.oracle.signers]
+        chain.transact(billing.functions.setSigners(signers, [], catalogue.oracle.threshold), "set oracle signers")
+        deployment.oracle_signers = signers
+        deployment.oracle_threshold = catalogue.oracle.threshold
+    if catalogue.dispute_window_days * DAY != billing.functions.disputeWindow().call():
+        chain.transact(billing.functions.setDisputeWindow(catalogue.dispute_window_days * DAY), "set dispute window")
+    if catalogue.cap_period_days * DAY != billing.functions.capPeriod().call():
+        chain.transact(billing.functions.setCapPeriod(catalogue.cap_period_days * DAY), "set cap period")
+    for arbiter in catalogue.arbiters:
+        address = resolve_payout(arbiter, dev_accounts)
+        chain.transact(billing.functions.grantRole(ARBITER_ROLE, address), f"grant arbiter to {address}")

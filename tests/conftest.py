@@ -2,11 +2,15 @@
 
 Role accounts (the development accounts of the anvil that brownie launches):
   admin 0 (deployer: admin, pauser, operator), operator 1, keeper 2, alice 3, bob 4, carol 5, rando 6,
-  and the development catalogue's provider payouts: platform 7, newsnet 8, sportsco 9.
+  the development catalogue's provider payouts: platform 7, newsnet 8, sportsco 9, and arbiter 10.
+  The usage oracle is a 2-of-3 set of development keys (`oracle_keys`), not brownie accounts.
 
 The development catalogue (catalogue/development.yaml) gives: plan 1 "basic" (10 tokens / 30 days, 3 days
 grace, package 1, split basic = platform 30% / newsnet 70%), plan 2 "premium" (18 tokens, 7-day trial,
-packages 1 and 2), plan 3 "sports" add-on (6.5 tokens, package 3, split sports = platform 20% / sportsco 80%).
+packages 1 and 2), plan 3 "sports" add-on (6.5 tokens, package 3, split sports = platform 20% / sportsco 80%);
+meter 1 "premium_minutes" (0.01 token per minute), meter 2 "gb_delivered" (0.25 token per 1000 MB); PPV event 1
+"title_fight" (15 tokens, package 101, starts 240 h after deployment, 4 h long); VOD title 1 "the_long_night"
+(3.99 tokens, package 201, 48 h rental); dispute window 3 days; cap period 30 days.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from streamledger.brownie_support import DEFAULT_CATALOGUE
 from streamledger.catalogue import load_catalogue
 from streamledger.chain import Chain, Sender
 from streamledger.deployment import deploy_system
+from streamledger.oracle import UsageBatchData, UsageLine, dev_oracle_key, sign_batch
 
 DAY = 86_400
 
@@ -72,6 +77,17 @@ def rando():
 @pytest.fixture(scope="session")
 def payouts():
     return {"platform": accounts[7], "newsnet": accounts[8], "sportsco": accounts[9]}
+
+
+@pytest.fixture(scope="session")
+def arbiter():
+    return accounts[10]
+
+
+@pytest.fixture(scope="session")
+def oracle_keys():
+    """The development oracle keys; the catalogue makes them a 2-of-3 signer set."""
+    return [dev_oracle_key(i) for i in range(3)]
 
 
 # ----- deployments -------------------------------------------------------------------------------------
@@ -205,6 +221,57 @@ def make_plan(billing, operator, unit):
         return tx.events["PlanAdded"]["planId"]
 
     return _make_plan
+
+
+@pytest.fixture
+def registered(billing, fund):
+    """registered(customer, deposit): deposits and registers; returns the customer id."""
+
+    def _registered(customer, deposit=0):
+        if deposit:
+            fund(customer, deposit)
+        billing.register(customer, {"from": customer})
+        return billing.customerIdOf(customer)
+
+    return _registered
+
+
+_batch_ids = iter(range(1, 10**9))
+
+
+@pytest.fixture
+def usage_batch(billing, deployment):
+    """usage_batch([(customer_id, quantity), ...], meter="premium_minutes", ...) -> UsageBatchData."""
+
+    def _usage_batch(lines, meter="premium_minutes", batch_id=None, deadline=None, window=None, records=None):
+        start, end = window or (now() - 3600, now())
+        return UsageBatchData(
+            batch_id=batch_id if batch_id is not None else next(_batch_ids),
+            deadline=deadline if deadline is not None else now() + 3600,
+            meter_id=deployment.meters[meter] if isinstance(meter, str) else meter,
+            window_start=start,
+            window_end=end,
+            lines=[
+                UsageLine(cid, qty, (records or {}).get(i, web3.keccak(text=f"records {cid} {i}")))
+                for i, (cid, qty) in enumerate(lines)
+            ],
+        )
+
+    return _usage_batch
+
+
+@pytest.fixture
+def settle(billing, oracle_keys, usage_batch, operator):
+    """settle(lines, keys=2 oracle keys, sender=operator, **batch options): signs and submits a usage batch;
+    returns (tx, batch). Anyone may submit a signed batch; the signatures are what count."""
+
+    def _settle(lines, keys=None, sender=None, **options):
+        batch = usage_batch(lines, **options)
+        signatures = sign_batch(batch, web3.eth.chain_id, billing.address, keys or oracle_keys[:2])
+        tx = billing.settleUsage(batch.header(), batch.packed_lines(), signatures, {"from": sender or operator})
+        return tx, batch
+
+    return _settle
 
 
 # ----- helpers -----------------------------------------------------------------------------------------

@@ -28,14 +28,14 @@ NODE_BIN = ROOT / "node_modules" / ".bin"
 
 NETWORKS = {
     # id: (kind, {settings}). `development` is brownie's own anvil network with a larger block gas limit
-    # (renewal batches of 500 customers) and the default ten accounts.
+    # (renewal batches of 500 customers) and twelve accounts (the test roles, see tests/conftest.py).
     "development": (
         "Development",
         {
             "name": "Anvil",
             "cmd": "anvil",
             "host": "http://127.0.0.1",
-            "cmd_settings": {"port": 8545, "gas_limit": 30000000, "accounts": 10, "base_fee": 0},
+            "cmd_settings": {"port": 8545, "gas_limit": 30000000, "accounts": 12, "base_fee": 0},
         },
     ),
     "ganache": (
@@ -47,7 +47,7 @@ NETWORKS = {
             "cmd_settings": {
                 "port": 8545,
                 "gas_limit": 30000000,
-                "accounts": 10,
+                "accounts": 12,
                 "evm_version": "shanghai",
                 "mnemonic": "brownie",
             },

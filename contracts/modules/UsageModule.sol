@@ -16,16 +16,14 @@ import {BillingMath} from "../libraries/BillingMath.sol";
 /// The EIP-712 domain's verifying contract is therefore the billing address (OpenZeppelin's EIP712 rebuilds
 /// the separator whenever address(this) differs from the address it was deployed at).
 contract UsageModule is IBillingUsage, BillingStorage, EIP712, Proxy {
-    bytes32 internal constant LINE_TYPEHASH = keccak256("Line(uint32 customerId,uint32 quantity)");
+    /// @dev The lines are signed as they are sent: packed bytes (4-byte customer id, 4-byte quantity per
+    /// line), hashed once per batch. Hashing a Line[] struct array would cost about 95 gas more per line.
     bytes32 internal constant USAGE_BATCH_TYPEHASH = keccak256(
         "UsageBatch(uint64 batchId,uint64 deadline,uint16 meterId,uint32 windowStart,uint32 windowEnd,"
-        "bytes32 recordsRoot,Line[] lines)Line(uint32 customerId,uint32 quantity)"
+        "bytes32 recordsRoot,bytes lines)"
     );
-    bytes32 internal constant RENTAL_TYPEHASH = keccak256("Rental(uint32 customerId,uint32 titleId,uint40 firstPlayAt)");
-    bytes32 internal constant RENTAL_BATCH_TYPEHASH = keccak256(
-        "RentalBatch(uint64 batchId,uint64 deadline,Rental[] rentals)"
-        "Rental(uint32 customerId,uint32 titleId,uint40 firstPlayAt)"
-    );
+    /// @dev Rentals packed as 4-byte customer id, 4-byte title id, 5-byte first-play time each.
+    bytes32 internal constant RENTAL_BATCH_TYPEHASH = keccak256("RentalBatch(uint64 batchId,uint64 deadline,bytes rentals)");
 
     uint8 internal constant DECLINED_CAP = 1;
     uint8 internal constant DECLINED_BALANCE = 2;
@@ -51,7 +49,7 @@ contract UsageModule is IBillingUsage, BillingStorage, EIP712, Proxy {
 
     /// @dev Working state of one usage batch (a struct keeps the stack shallow); the assembly loop reads
     /// fields by offset: unitPrice 0x00, unitScale 0x20, capUnit 0x40, capEpoch 0x60, declinedCount 0x80,
-    /// charged 0xa0, hashes 0xc0, declined 0xe0, accountsBase 0x100, typehash 0x120, capsSlot 0x140.
+    /// charged 0xa0, declined 0xc0, accountsBase 0xe0, capsSlot 0x100.
     struct UsagePass {
         uint256 unitPrice;
         uint256 unitScale;
@@ -59,11 +57,9 @@ contract UsageModule is IBillingUsage, BillingStorage, EIP712, Proxy {
         uint256 capEpoch;
         uint256 declinedCount;
         uint256 charged;
-        bytes32[] hashes;
         uint256[] declined; // per declined line: index << 8 | reason
-        uint256 accountsBase; // 0x100: storage slot of account 0
-        bytes32 typehash; //     0x120: LINE_TYPEHASH
-        uint256 capsSlot; //     0x140: the _caps mapping's slot
+        uint256 accountsBase; // 0xe0: storage slot of account 0
+        uint256 capsSlot; //     0x100: the _caps mapping's slot
     }
 
     /// @inheritdoc IBillingUsage
@@ -78,7 +74,6 @@ contract UsageModule is IBillingUsage, BillingStorage, EIP712, Proxy {
         Meter memory meter = _meters[batch.meterId];
         if (!meter.exists) revert Billing_UnknownMeter(batch.meterId);
         if (!meter.active) revert Billing_MeterInactive(batch.meterId);
-        uint256 n = lines.length / LINE_BYTES;
         UsagePass memory pass = UsagePass({
             unitPrice: meter.unitPrice,
             unitScale: meter.unitScale,
@@ -86,18 +81,16 @@ contract UsageModule is IBillingUsage, BillingStorage, EIP712, Proxy {
             capEpoch: _capEpoch(),
             declinedCount: 0,
             charged: 0,
-            hashes: new bytes32[](n),
-            declined: new uint256[](n),
+            declined: new uint256[](lines.length / LINE_BYTES),
             accountsBase: 0,
-            typehash: 0,
             capsSlot: 0
         });
         _chargeLines(lines, pass);
-        _verify(_usageStructHash(batch, keccak256(abi.encodePacked(pass.hashes))), signatures);
+        _verify(_usageStructHash(batch, keccak256(lines)), signatures);
         return _settle(batch, meter, lines, pass);
     }
 
-    function _usageStructHash(UsageBatch calldata batch, bytes32 linesHash) private pure returns (bytes32) {
+    function _usageStructHash(UsageBatch calldata batch, bytes32 linesDigest) private pure returns (bytes32) {
         return keccak256(
             abi.encode(
                 USAGE_BATCH_TYPEHASH,
@@ -107,7 +100,7 @@ contract UsageModule is IBillingUsage, BillingStorage, EIP712, Proxy {
                 batch.windowStart,
                 batch.windowEnd,
                 batch.recordsRoot,
-                linesHash
+                linesDigest
             )
         );
     }
@@ -150,79 +143,73 @@ contract UsageModule is IBillingUsage, BillingStorage, EIP712, Proxy {
         }
     }
 
-    /// @dev Charges every line: for each, its EIP-712 struct hash goes to pass.hashes; the customer's account
-    /// word is charged ceil(quantity * unitPrice / unitScale) when the spending cap and the balance allow, or
+    /// @dev Charges every line: the customer's account word is charged ceil(quantity * unitPrice / unitScale) when the spending cap and the balance allow, or
     /// the line goes to pass.declined. One SLOAD and one SSTORE per charged customer (two reads when a cap
     /// period rolls over). Field layout as AccountLib: balance bits 0..79, flags 184..191 (FLAG_HAS_CAP =
     /// 16), capEpoch 192..207, capRemaining 208..255. Arithmetic cannot overflow: quantities are 32-bit and
     /// prices 96-bit; the balance subtraction runs only when the balance field covers the amount. Lines of
     /// ids never registered read an empty word (balance 0) and are declined, never written.
     function _chargeLines(bytes calldata lines, UsagePass memory pass) private {
-        pass.typehash = LINE_TYPEHASH;
+        // During the loop, pass.declinedCount holds the write pointer into pass.declined's elements.
+        uint256[] memory declined = pass.declined;
         assembly ("memory-safe") {
-            mstore(add(pass, 0x140), _caps.slot)
+            mstore(add(pass, 0x80), add(declined, 32))
+        }
+        assembly ("memory-safe") {
+            mstore(add(pass, 0x100), _caps.slot)
             mstore(0, _accounts.slot)
-            mstore(add(pass, 0x100), keccak256(0, 32))
+            mstore(add(pass, 0xe0), keccak256(0, 32))
             let cptr := lines.offset
             let cend := add(lines.offset, lines.length)
-            let hptr := add(mload(add(pass, 0xc0)), 32)
-            for {} lt(cptr, cend) {
-                cptr := add(cptr, 8)
-                hptr := add(hptr, 32)
-            } {
-                let id := shr(224, calldataload(cptr))
-                let amount := 0
+            for {} lt(cptr, cend) { cptr := add(cptr, 8) } {
+                let id := calldataload(cptr)
+                let amount := and(shr(192, id), 0xffffffff) // the quantity, for now
+                id := shr(224, id)
+                // ceil(quantity * unitPrice / unitScale)
+                amount := mul(amount, mload(pass))
                 {
-                    let quantity := and(shr(192, calldataload(cptr)), 0xffffffff)
-                    let scratch := mload(0x40) // free memory as scratch for the hash preimage
-                    mstore(scratch, mload(add(pass, 0x120)))
-                    mstore(add(scratch, 32), id)
-                    mstore(add(scratch, 64), quantity)
-                    mstore(hptr, keccak256(scratch, 96))
-                    // ceil(quantity * unitPrice / unitScale)
-                    amount := mul(quantity, mload(pass))
                     let scale := mload(add(pass, 0x20))
                     amount := add(div(amount, scale), iszero(iszero(mod(amount, scale))))
                 }
                 if iszero(amount) { continue }
-                let slot := add(mload(add(pass, 0x100)), id)
+                let slot := add(mload(add(pass, 0xe0)), id)
                 let acct := sload(slot)
-                let reason := 0
                 if and(shr(184, acct), 16) {
                     let remaining := shr(208, acct)
                     if iszero(eq(and(shr(192, acct), 0xffff), mload(add(pass, 0x60)))) {
                         // A new cap period: the allowance is the full cap again.
                         mstore(0, id)
-                        mstore(32, mload(add(pass, 0x140)))
+                        mstore(32, mload(add(pass, 0x100)))
                         remaining := div(sload(keccak256(0, 64)), mload(add(pass, 0x40)))
                         if gt(remaining, 0xffffffffffff) { remaining := 0xffffffffffff }
                     }
                     let consumed :=
                         add(div(amount, mload(add(pass, 0x40))), iszero(iszero(mod(amount, mload(add(pass, 0x40))))))
-                    switch gt(consumed, remaining)
-                    case 1 { reason := 1 }
-                    default {
-                        acct := or(
-                            and(acct, 0xffffffffffffffffffffffffffffffffffffffffffffffff),
-                            or(shl(192, mload(add(pass, 0x60))), shl(208, sub(remaining, consumed)))
-                        )
+                    if gt(consumed, remaining) {
+                        // Declined: over the spending cap.
+                        let at := mload(add(pass, 0x80))
+                        mstore(at, or(shl(8, shr(3, sub(cptr, lines.offset))), 1))
+                        mstore(add(pass, 0x80), add(at, 32))
+                        continue
                     }
+                    acct := or(
+                        and(acct, 0xffffffffffffffffffffffffffffffffffffffffffffffff),
+                        or(shl(192, mload(add(pass, 0x60))), shl(208, sub(remaining, consumed)))
+                    )
                 }
-                if iszero(reason) {
-                    if lt(and(acct, 0xffffffffffffffffffff), amount) { reason := 2 }
+                if lt(and(acct, 0xffffffffffffffffffff), amount) {
+                    // Declined: the balance does not cover it (or the id is not a customer's).
+                    let at := mload(add(pass, 0x80))
+                    mstore(at, or(shl(8, shr(3, sub(cptr, lines.offset))), 2))
+                    mstore(add(pass, 0x80), add(at, 32))
+                    continue
                 }
-                switch reason
-                case 0 {
-                    sstore(slot, sub(acct, amount))
-                    mstore(add(pass, 0xa0), add(mload(add(pass, 0xa0)), amount))
-                }
-                default {
-                    let count := mload(add(pass, 0x80))
-                    let index := shr(3, sub(cptr, lines.offset))
-                    mstore(add(add(mload(add(pass, 0xe0)), 32), shl(5, count)), or(shl(8, index), reason))
-                    mstore(add(pass, 0x80), add(count, 1))
-                }
+                sstore(slot, sub(acct, amount))
+                mstore(add(pass, 0xa0), add(mload(add(pass, 0xa0)), amount))
             }
+        }
+        assembly ("memory-safe") {
+            mstore(add(pass, 0x80), shr(5, sub(mload(add(pass, 0x80)), add(declined, 32))))
         }
     }
 
@@ -235,17 +222,7 @@ contract UsageModule is IBillingUsage, BillingStorage, EIP712, Proxy {
         _checkFresh(batch.batchId, batch.deadline);
         uint256 n = rentals.length / RENTAL_BYTES;
         if (n == 0 || rentals.length % RENTAL_BYTES != 0) revert Billing_MalformedUsage("rentals");
-        bytes32[] memory hashes = new bytes32[](n);
-        for (uint256 i; i < n; ++i) {
-            bytes calldata r = rentals[i * RENTAL_BYTES:(i + 1) * RENTAL_BYTES];
-            hashes[i] = keccak256(
-                abi.encode(RENTAL_TYPEHASH, uint32(bytes4(r[0:4])), uint32(bytes4(r[4:8])), uint40(bytes5(r[8:13])))
-            );
-        }
-        _verify(
-            keccak256(abi.encode(RENTAL_BATCH_TYPEHASH, batch.batchId, batch.deadline, keccak256(abi.encodePacked(hashes)))),
-            signatures
-        );
+        _verify(keccak256(abi.encode(RENTAL_BATCH_TYPEHASH, batch.batchId, batch.deadline, keccak256(rentals))), signatures);
         uint32 day = BillingMath.releaseDay(block.timestamp + _disputeWindow);
         for (uint256 i; i < n; ++i) {
             bytes calldata r = rentals[i * RENTAL_BYTES:(i + 1) * RENTAL_BYTES];
