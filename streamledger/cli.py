@@ -1,8 +1,14 @@
 """`streamledger` command line: the package's services without brownie, on plain web3.py.
 
-    streamledger keeper --rpc URL --deployment deployments/<net>.json [--follow --interval 60]
+    streamledger keeper --deployment deployments/<net>.json [--follow --interval 60]
+    streamledger feed run FILE... --deployment deployments/<net>.json [--dry-run]
+    streamledger feed follow FOLDER --deployment ... [--interval 30]
+    streamledger feed export --deployment ... --out FOLDER        (typed data for external signers)
+    streamledger feed import BATCH_ID SIGNATURE... --deployment ...
 
-Signing: $DEPLOYER_KEY, or $DEPLOYER_KEYSTORE (+ $DEPLOYER_PASSWORD or a prompt).
+Node: --rpc (default $RPC_URL or http://127.0.0.1:8545). Transactions are signed with $DEPLOYER_KEY, or
+$DEPLOYER_KEYSTORE (+ $DEPLOYER_PASSWORD or a prompt). Oracle keys: --oracle-keystore (repeat; password in
+$ORACLE_PASSWORD), or the development oracle keys on a local chain.
 """
 
 from __future__ import annotations
@@ -11,9 +17,11 @@ import argparse
 import logging
 import os
 import sys
+from pathlib import Path
 
 from .chain import Chain, Sender, TransactionFailed
 from .deployment import Deployment
+from .money import fmt_units
 
 
 def _chain(args: argparse.Namespace) -> Chain:
@@ -31,6 +39,80 @@ def cmd_keeper(args: argparse.Namespace) -> int:
     return 0
 
 
+def _feeder(args: argparse.Namespace, chain: Chain | None):
+    from .usage.service import build_feeder
+
+    options = {"window": args.window, "max_lines": args.max_lines}
+    return build_feeder(chain, Deployment.load(args.deployment), args.state, args.oracle_keystore, **options)
+
+
+def _print_file_report(report) -> None:
+    print(
+        f"{report.path}: read {report.records:,} = accepted {report.accepted:,} "
+        f"(billed {report.billed:,}, included {report.included:,}, flagged {report.flagged:,}) "
+        f"+ quarantined {report.quarantined:,}; {report.lines:,} usage lines, {report.rentals:,} rentals, "
+        f"{report.batches:,} batches" + ("  [replayed file]" if report.replayed else "")
+    )
+    for reason, count in sorted(report.flags.items()):
+        print(f"    flagged     {count:>8,}  {reason}")
+    for reason, count in sorted(report.reasons.items()):
+        print(f"    quarantined {count:>8,}  {reason}")
+
+
+def cmd_feed_run(args: argparse.Namespace) -> int:
+    chain = None if args.dry_run and args.offline else _chain(args)
+    feeder = _feeder(args, chain)
+    for path in args.files:
+        report = feeder.process_file(Path(path), dry_run=args.dry_run)
+        _print_file_report(report)
+        if args.dry_run:
+            dep = feeder.deployment
+            for cid, amount in sorted(report.charges.items()):
+                print(f"    would charge customer #{cid}: {fmt_units(amount, dep.token_decimals, dep.token_symbol)}")
+    if args.dry_run:
+        print("dry run: nothing written, nothing sent")
+        return 0
+    result = feeder.submit(progress=sys.stderr.isatty())
+    print(
+        f"batches: {result.settled} settled now ({result.gas:,} gas), {result.already} settled before, "
+        f"{result.rejected} rejected, {result.waiting} waiting for signatures"
+    )
+    return 1 if result.rejected else 0
+
+
+def cmd_feed_follow(args: argparse.Namespace) -> int:  # pragma: no cover - a service loop
+    import time
+
+    feeder = _feeder(args, _chain(args))
+    folder = Path(args.folder)
+    done: set[str] = set()
+    while True:
+        for path in sorted(p for p in folder.iterdir() if p.is_file() and p.name not in done):
+            if not path.name.endswith((".csv", ".jsonl", ".ndjson", ".csv.gz", ".jsonl.gz")):
+                continue
+            _print_file_report(feeder.process_file(path))
+            done.add(path.name)
+        result = feeder.submit()
+        if result.settled or result.rejected:
+            print(f"batches: {result.settled} settled, {result.rejected} rejected")
+        time.sleep(args.interval)
+
+
+def cmd_feed_export(args: argparse.Namespace) -> int:
+    feeder = _feeder(args, None)
+    for path in feeder.export_unsigned(Path(args.out)):
+        print(path)
+    return 0
+
+
+def cmd_feed_import(args: argparse.Namespace) -> int:
+    feeder = _feeder(args, None)
+    count = feeder.import_signatures(args.batch_id, args.signatures, set(feeder.deployment.oracle_signers))
+    needed = feeder.deployment.oracle_threshold
+    print(f"batch {args.batch_id}: {count} of {needed} signatures" + (" - ready to submit" if count >= needed else ""))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="streamledger", description=__doc__.split("\n\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -43,6 +125,38 @@ def build_parser() -> argparse.ArgumentParser:
     keeper.add_argument("--follow", action="store_true", help="keep running")
     keeper.add_argument("--interval", type=float, default=60.0, help="seconds between rounds with --follow")
     keeper.set_defaults(func=cmd_keeper)
+
+    feed = sub.add_parser("feed", help="usage feeder: session logs to signed, charged usage batches")
+    feed_sub = feed.add_subparsers(dest="feed_command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--rpc", default=os.environ.get("RPC_URL", "http://127.0.0.1:8545"))
+        p.add_argument("--deployment", required=True, help="deployments/<network>.json")
+        p.add_argument("--state", default="out/feeder", help="journal and reports folder (default out/feeder)")
+        p.add_argument("--oracle-keystore", action="append", help="encrypted oracle key (repeatable)")
+        p.add_argument("--window", type=int, default=86_400, help="usage window in seconds (default a day)")
+        p.add_argument("--max-lines", type=int, default=400, help="lines per batch transaction")
+
+    run = feed_sub.add_parser("run", help="process log files once and submit")
+    common(run)
+    run.add_argument("files", nargs="+")
+    run.add_argument("--dry-run", action="store_true", help="show what would be charged; write and send nothing")
+    run.add_argument("--offline", action="store_true", help="with --dry-run: do not contact the node")
+    run.set_defaults(func=cmd_feed_run)
+    follow = feed_sub.add_parser("follow", help="process new log files in a folder as they arrive")
+    common(follow)
+    follow.add_argument("folder")
+    follow.add_argument("--interval", type=float, default=30.0)
+    follow.set_defaults(func=cmd_feed_follow)
+    export = feed_sub.add_parser("export", help="write batches awaiting signatures as eth_signTypedData_v4 JSON")
+    common(export)
+    export.add_argument("--out", required=True)
+    export.set_defaults(func=cmd_feed_export)
+    imp = feed_sub.add_parser("import", help="add signatures made elsewhere to a batch")
+    common(imp)
+    imp.add_argument("batch_id", type=int)
+    imp.add_argument("signatures", nargs="+", help="0x-prefixed 65-byte signatures (as cast wallet sign prints)")
+    imp.set_defaults(func=cmd_feed_import)
     return parser
 
 

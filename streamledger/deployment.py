@@ -47,6 +47,7 @@ class Deployment:
     splits: dict[str, int] = field(default_factory=dict)
     plans: dict[str, int] = field(default_factory=dict)
     meters: dict[str, int] = field(default_factory=dict)
+    meter_units: dict[str, str] = field(default_factory=dict)
     ppv_events: dict[str, int] = field(default_factory=dict)
     vod_titles: dict[str, int] = field(default_factory=dict)
     oracle_signers: list[str] = field(default_factory=list)
@@ -196,6 +197,7 @@ def load_usage_catalogue(
         )
         receipt = chain.transact(call, f"add meter {meter.key}")
         deployment.meters[meter.key] = event_args(billing, "MeterAdded", receipt)[0]["meterId"]
+        deployment.meter_units[meter.key] = meter.unit
     now = chain.w3.eth.get_block("latest")["timestamp"]
     for ev in catalogue.ppv_events:
         start = now + ev.starts_in_hours * HOUR

@@ -17,7 +17,7 @@ def test_signed_batch_charges_each_line(billing, registered, settle, alice, bob,
 
 def test_the_same_batch_is_accepted_once(billing, registered, settle, alice, unit):
     a = registered(alice, 10 * unit)
-    tx, batch = settle([(a, 30)])
+    _, batch = settle([(a, 30)])
 
     with reverts("Billing_BatchReplayed", batch.batch_id):
         settle([(a, 30)], batch_id=batch.batch_id)

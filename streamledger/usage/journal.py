@@ -1,0 +1,197 @@
+"""The feeder's durable journal (SQLite): which log files were processed, which session ids were seen, and
+every batch with its on-chain state. With the chain's own "each batch id once" rule it makes the feeder
+exactly-once: a file's records, its batches and its session ids are committed in one transaction, and a
+batch is marked settled only after the chain says so.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    sha256 TEXT PRIMARY KEY,
+    path TEXT NOT NULL,
+    processed_at INTEGER NOT NULL,
+    records INTEGER NOT NULL,
+    billed INTEGER NOT NULL,
+    flagged INTEGER NOT NULL,
+    quarantined INTEGER NOT NULL,
+    session_ids BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS batches (
+    batch_id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,                -- usage | rental
+    file_sha256 TEXT NOT NULL,
+    meter_key TEXT,
+    meter_id INTEGER,
+    window_start INTEGER,
+    window_end INTEGER,
+    deadline INTEGER NOT NULL,
+    payload BLOB NOT NULL,             -- packed lines or rentals, as signed and sent
+    records_root BLOB,
+    signatures BLOB NOT NULL,          -- 65 bytes each, sorted by signer
+    status TEXT NOT NULL,              -- unsigned | pending | settled | rejected
+    tx_hash TEXT,
+    error TEXT,
+    created_at INTEGER NOT NULL,
+    settled_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS lines (
+    batch_id INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    customer_id INTEGER NOT NULL,
+    quantity INTEGER NOT NULL,
+    records_hash BLOB NOT NULL,
+    records INTEGER NOT NULL,
+    PRIMARY KEY (batch_id, idx)
+);
+CREATE INDEX IF NOT EXISTS batches_status ON batches (status);
+"""
+
+
+@dataclass
+class BatchRow:
+    batch_id: int
+    kind: str
+    file_sha256: str
+    meter_key: str | None
+    meter_id: int | None
+    window_start: int | None
+    window_end: int | None
+    deadline: int
+    payload: bytes
+    records_root: bytes | None
+    signatures: bytes
+    status: str
+    tx_hash: str | None = None
+    error: str | None = None
+
+    def signature_list(self) -> list[bytes]:
+        return [self.signatures[i : i + 65] for i in range(0, len(self.signatures), 65)]
+
+
+class Journal:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")  # a commit survives a crash of the machine, not just us
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # ----- files and sessions -----
+
+    def file_processed(self, sha256: str) -> str | None:
+        """The path under which this content was processed before, or None."""
+        row = self.db.execute("SELECT path FROM files WHERE sha256 = ?", (sha256,)).fetchone()
+        return row[0] if row else None
+
+    def seen_sessions(self, since: int) -> pl.Series:
+        """Session ids of files processed since `since` (unix seconds)."""
+        ids: list[str] = []
+        for (blob,) in self.db.execute("SELECT session_ids FROM files WHERE processed_at >= ?", (since,)):
+            text = zlib.decompress(blob).decode()
+            if text:
+                ids.extend(text.split("\n"))
+        return pl.Series("session_id", ids, dtype=pl.String)
+
+    def add_file(
+        self, db: sqlite3.Connection, sha256: str, path: str, counts: dict[str, int], sessions: list[str], now: int
+    ) -> None:
+        blob = zlib.compress("\n".join(sessions).encode(), 1)
+        db.execute(
+            "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (sha256, path, now, counts["records"], counts["billed"], counts["flagged"], counts["quarantined"], blob),
+        )
+
+    # ----- batches -----
+
+    def add_batch(self, db: sqlite3.Connection, batch: BatchRow, lines: list[tuple[int, int, bytes, int]]) -> None:
+        db.execute(
+            "INSERT INTO batches (batch_id, kind, file_sha256, meter_key, meter_id, window_start, window_end, "
+            "deadline, payload, records_root, signatures, status, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                batch.batch_id,
+                batch.kind,
+                batch.file_sha256,
+                batch.meter_key,
+                batch.meter_id,
+                batch.window_start,
+                batch.window_end,
+                batch.deadline,
+                batch.payload,
+                batch.records_root,
+                batch.signatures,
+                batch.status,
+                int(time.time()),
+            ),
+        )
+        db.executemany(
+            "INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?)",
+            [(batch.batch_id, i, cid, qty, rh, n) for i, (cid, qty, rh, n) in enumerate(lines)],
+        )
+
+    def batches(self, *statuses: str) -> list[BatchRow]:
+        marks = ",".join("?" * len(statuses))
+        rows = self.db.execute(
+            "SELECT batch_id, kind, file_sha256, meter_key, meter_id, window_start, window_end, deadline, payload, "
+            f"records_root, signatures, status, tx_hash, error FROM batches WHERE status IN ({marks}) "
+            "ORDER BY created_at, batch_id",
+            statuses,
+        ).fetchall()
+        return [BatchRow(*row) for row in rows]
+
+    def batch(self, batch_id: int) -> BatchRow | None:
+        row = self.db.execute(
+            "SELECT batch_id, kind, file_sha256, meter_key, meter_id, window_start, window_end, deadline, payload, "
+            "records_root, signatures, status, tx_hash, error FROM batches WHERE batch_id = ?",
+            (batch_id,),
+        ).fetchone()
+        return BatchRow(*row) if row else None
+
+    def lines(self, batch_id: int) -> list[tuple[int, int, bytes, int]]:
+        return self.db.execute(
+            "SELECT customer_id, quantity, records_hash, records FROM lines WHERE batch_id = ? ORDER BY idx",
+            (batch_id,),
+        ).fetchall()
+
+    def set_signatures(self, batch_id: int, deadline: int, signatures: bytes, status: str) -> None:
+        self.db.execute(
+            "UPDATE batches SET deadline = ?, signatures = ?, status = ? WHERE batch_id = ?",
+            (deadline, signatures, status, batch_id),
+        )
+
+    def mark_settled(self, batch_id: int, tx_hash: str | None) -> None:
+        self.db.execute(
+            "UPDATE batches SET status = 'settled', tx_hash = ?, settled_at = ? WHERE batch_id = ?",
+            (tx_hash, int(time.time()), batch_id),
+        )
+
+    def mark_rejected(self, batch_id: int, error: str) -> None:
+        self.db.execute("UPDATE batches SET status = 'rejected', error = ? WHERE batch_id = ?", (error, batch_id))
+
+    def counts(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT status, COUNT(*) FROM batches GROUP BY status").fetchall())

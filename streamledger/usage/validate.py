@@ -1,0 +1,109 @@
+"""Validation: every raw row is either typed and kept, or quarantined with its line and the first reason
+it fails. Vectorized (polars); only ISO-8601 timestamps take a per-row Python path."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import polars as pl
+
+from .reader import PARSE_ERROR
+from .schema import (
+    COLUMNS,
+    INCLUDED_METERS,
+    LINE,
+    MAX_BYTES,
+    MAX_FIELD,
+    MAX_TIMESTAMP,
+    RENTAL_PREFIX,
+    REQUIRED,
+)
+
+REASON = "reason"
+TEXT_FIELDS = ("session_id", "device_id", "content_id", "meter")
+ADDRESS = r"^0x[0-9a-fA-F]{40}$"
+CONTROL = r"[\x00-\x1f\x7f]"
+
+
+def _iso_seconds(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # a naive timestamp in a platform log is UTC
+    return int(moment.timestamp())
+
+
+def _seconds(column: str) -> pl.Expr:
+    """Integer seconds, or ISO 8601 (naive = UTC); null when neither."""
+    as_int = pl.col(column).str.to_integer(strict=False)
+    looks_iso = pl.col(column).str.contains(r"^\d{4}-\d{2}-\d{2}[T ]")
+    as_iso = pl.col(column).map_elements(_iso_seconds, return_dtype=pl.Int64, skip_nulls=True)
+    return pl.when(as_int.is_not_null()).then(as_int).when(looks_iso).then(as_iso).otherwise(None)
+
+
+def billable_meters(meters: set[str], titles: set[str]) -> set[str]:
+    return set(meters) | {RENTAL_PREFIX + t for t in titles}
+
+
+def validate(raw: pl.DataFrame, meters: set[str], titles: set[str] = frozenset()) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(valid, quarantined). `valid` has typed start/end/bytes (Int64) and a lower-case customer;
+    `quarantined` has LINE and REASON. Known meter keys are `meters`, VOD titles `titles` ("rental:<key>")."""
+    known = sorted(billable_meters(meters, titles) | INCLUDED_METERS)
+    df = raw.with_columns(pl.all_horizontal(pl.col(c).is_null() for c in COLUMNS).alias("_blank"))
+    df = df.with_columns(pl.col("meter").fill_null("")).with_columns(
+        _seconds("start").alias("_start"),
+        _seconds("end").alias("_end"),
+        pl.col("bytes").fill_null("0").str.to_integer(strict=False).alias("_bytes"),
+    )
+    reason = pl.when(pl.col(PARSE_ERROR).is_not_null()).then(pl.col(PARSE_ERROR))
+    reason = reason.when(pl.col("_blank")).then(pl.lit("empty line"))
+    for column in REQUIRED:
+        reason = reason.when(pl.col(column).is_null() | (pl.col(column).str.strip_chars() == "")).then(
+            pl.lit(f"missing {column}")
+        )
+    for column in (*TEXT_FIELDS, "customer", "start", "end", "bytes"):
+        reason = reason.when(pl.col(column).str.contains("\ufffd", literal=True)).then(
+            pl.lit(f"invalid characters in {column}")
+        )
+    for column in TEXT_FIELDS:
+        reason = reason.when(pl.col(column).str.contains(CONTROL)).then(pl.lit(f"control characters in {column}"))
+        reason = reason.when(pl.col(column).str.len_chars() > MAX_FIELD).then(
+            pl.lit(f"{column} longer than {MAX_FIELD} characters")
+        )
+    reason = (
+        reason.when(~pl.col("customer").str.contains(ADDRESS))
+        .then(pl.lit("bad customer address"))
+        .when(pl.col("_start").is_null())
+        .then(pl.lit("bad start timestamp"))
+        .when(pl.col("_end").is_null())
+        .then(pl.lit("bad end timestamp"))
+        .when((pl.col("_start") <= 0) | (pl.col("_start") > MAX_TIMESTAMP))
+        .then(pl.lit("start out of range"))
+        .when((pl.col("_end") <= 0) | (pl.col("_end") > MAX_TIMESTAMP))
+        .then(pl.lit("end out of range"))
+        .when(pl.col("_bytes").is_null() | (pl.col("_bytes") < 0) | (pl.col("_bytes") > MAX_BYTES))
+        .then(pl.lit("bad bytes"))
+        .when(~pl.col("meter").str.strip_chars().str.to_lowercase().is_in(known))
+        .then(pl.lit("unknown meter"))
+        .when(pl.col("_start") == pl.col("_end"))
+        .then(pl.lit("zero-length session"))
+        .otherwise(None)
+    )
+    df = df.with_columns(reason.alias(REASON))
+    quarantined = df.filter(pl.col(REASON).is_not_null()).select(LINE, REASON)
+    valid = df.filter(pl.col(REASON).is_null()).select(
+        pl.col("session_id"),
+        pl.col("customer").str.to_lowercase(),
+        pl.col("device_id"),
+        pl.col("content_id"),
+        pl.col("meter").str.strip_chars().str.to_lowercase(),
+        pl.col("_start").alias("start"),
+        pl.col("_end").alias("end"),
+        pl.col("_bytes").alias("bytes"),
+        pl.col(LINE),
+    )
+    return valid, quarantined

@@ -1,0 +1,56 @@
+"""The feeder end to end on a real chain: log files in, usage charged once."""
+
+import pytest
+from brownie import web3
+
+from streamledger.chain import Chain, Sender
+from streamledger.usage.service import build_feeder
+from tests.conftest import DAY, now
+
+HEADER = "session_id,customer,device_id,content_id,meter,start,end,bytes\n"
+
+
+@pytest.fixture
+def feeder(deployment, operator, tmp_path):
+    return build_feeder(Chain(web3, Sender(operator.address)), deployment, tmp_path / "state")
+
+
+def write_log(path, rows):
+    path.write_text(HEADER + "".join(",".join(str(x) for x in r) + "\n" for r in rows))
+    return path
+
+
+def test_a_log_file_is_charged_per_customer_minute_rounded_up(billing, feeder, registered, alice, bob, unit, tmp_path):
+    registered(alice, 10 * unit)
+    registered(bob, 10 * unit)
+    t = now() - DAY
+    log = write_log(
+        tmp_path / "day1.csv",
+        [
+            ("s1", alice.address, "tv", "ch9", "premium_minutes", t, t + 610, 0),  # 10m10s
+            ("s2", alice.address, "phone", "ch9", "premium_minutes", t + 700, t + 760, 0),  # 1m
+            ("s3", bob.address, "tv", "ch1", "", t, t + 3600, 0),  # included content: not billed
+        ],
+    )
+
+    report = feeder.process_file(log)
+    submitted = feeder.submit()
+
+    assert (report.records, report.billed, report.included, report.flagged, report.quarantined) == (3, 2, 1, 0, 0)
+    assert submitted.settled == 1
+    assert billing.balanceOf(alice) == 10 * unit - 12 * unit // 100  # ceil(670 s / 60) = 12 minutes
+    assert billing.balanceOf(bob) == 10 * unit
+
+
+def test_reprocessing_the_same_file_bills_nothing_more(billing, feeder, registered, alice, unit, tmp_path):
+    registered(alice, 10 * unit)
+    t = now() - DAY
+    log = write_log(tmp_path / "day1.csv", [("s1", alice.address, "tv", "ch9", "premium_minutes", t, t + 600, 0)])
+    feeder.process_file(log)
+    feeder.submit()
+
+    again = feeder.process_file(log)
+    feeder.submit()
+
+    assert again.replayed and again.flagged == 1 and again.batches == 0
+    assert billing.balanceOf(alice) == 10 * unit - 10 * unit // 100

@@ -1,0 +1,120 @@
+"""The feeder killed with SIGKILL at random moments and restarted ends with exactly the charges of a clean
+run: none doubled, none missed."""
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+
+import pytest
+from brownie import accounts, chain
+from eth_account import Account
+
+from tests.conftest import DAY, now
+
+Account.enable_unaudited_hdwallet_features()
+MNEMONIC = "test test test test test test test test test test test junk"  # anvil's public development mnemonic
+KEEPER_KEY = Account.from_mnemonic(MNEMONIC, account_path="m/44'/60'/0'/0/2").key.hex()
+HEADER = "session_id,customer,device_id,content_id,meter,start,end,bytes\n"
+
+
+@pytest.fixture
+def customers(registered, unit):
+    wallets = [accounts.add() for _ in range(24)]
+    for wallet in wallets:
+        accounts[0].transfer(wallet, 10**17)
+        registered(wallet, 50 * unit)
+    return wallets
+
+
+@pytest.fixture
+def logs(customers, tmp_path):
+    """Three days of sessions on both meters: many lines, so many small batches to interrupt."""
+    rng = random.Random(7)
+    start = now() - 4 * DAY
+    paths = []
+    for day in range(3):
+        rows = []
+        for n, wallet in enumerate(customers):
+            for k in range(3):
+                t = start + day * DAY + rng.randrange(0, 20 * 3600)
+                meter = "premium_minutes" if k < 2 else "gb_delivered"
+                rows.append(
+                    f"d{day}c{n}s{k},{wallet.address},tv{k},ch{k},{meter},{t},{t + rng.randrange(60, 1800)},"
+                    f"{rng.randrange(10**6, 10**9)}\n"
+                )
+        path = tmp_path / f"sessions-{day}.csv"
+        path.write_text(HEADER + "".join(rows))
+        paths.append(path)
+    return paths
+
+
+def feed(deployment_path, state, logs, **popen):
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamledger.cli",
+        "feed",
+        "run",
+        *map(str, logs),
+        "--deployment",
+        str(deployment_path),
+        "--state",
+        str(state),
+        "--max-lines",
+        "4",
+    ]
+    env = {**os.environ, "DEPLOYER_KEY": KEEPER_KEY, "RPC_URL": "http://127.0.0.1:8545"}
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+
+
+def journal_statuses(state) -> set[str]:
+    path = state / "journal.sqlite"
+    if not path.exists():
+        return set()
+    with sqlite3.connect(path) as db:
+        return {status for (status,) in db.execute("SELECT DISTINCT status FROM batches")}
+
+
+def final_state(billing, customers):
+    return [billing.balanceOf(w) for w in customers]
+
+
+def test_killed_and_restarted_feeder_charges_exactly_what_a_clean_run_does(
+    billing, deployment, customers, logs, tmp_path
+):
+    deployment_path = tmp_path / "deployment.json"
+    deployment_path.write_text(json.dumps(asdict(deployment)))
+    chain.snapshot()
+    began = time.monotonic()
+    clean = feed(deployment_path, tmp_path / "clean", logs)
+    out, err = clean.communicate(timeout=300)
+    duration = time.monotonic() - began
+    assert clean.returncode == 0, out + err
+    expected = final_state(billing, customers)
+    assert sum(expected) < 24 * 50 * 10**6  # something was charged
+    chain.revert()
+    assert final_state(billing, customers) == [50 * 10**6] * 24
+
+    rng = random.Random(11)
+    kills, mid_submission = 0, 0
+    state = tmp_path / "crashy"
+    for _ in range(10):
+        proc = feed(deployment_path, state, logs)
+        time.sleep(rng.uniform(0.2, 1.0) * duration)  # anywhere from start-up to the last batches
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+            mid_submission += journal_statuses(state) >= {"pending", "settled"}
+        proc.communicate(timeout=60)
+    finish = feed(deployment_path, state, logs)
+    out, err = finish.communicate(timeout=300)
+
+    assert finish.returncode == 0, out + err
+    assert kills >= 3 and mid_submission >= 1
+    assert final_state(billing, customers) == expected
