@@ -3,6 +3,7 @@
     streamledger keeper --deployment deployments/<net>.json [--follow --interval 60]
     streamledger feed run FILE... --deployment deployments/<net>.json [--dry-run]
     streamledger feed follow FOLDER --deployment ... [--interval 30]
+    streamledger feed submit --deployment ...                     (batches that became ready)
     streamledger feed export --deployment ... --out FOLDER        (typed data for external signers)
     streamledger feed import BATCH_ID SIGNATURE... --deployment ...
 
@@ -98,6 +99,15 @@ def cmd_feed_follow(args: argparse.Namespace) -> int:  # pragma: no cover - a se
         time.sleep(args.interval)
 
 
+def cmd_feed_submit(args: argparse.Namespace) -> int:
+    result = _feeder(args, _chain(args)).submit(progress=sys.stderr.isatty())
+    print(
+        f"batches: {result.settled} settled now ({result.gas:,} gas), {result.already} settled before, "
+        f"{result.rejected} rejected, {result.waiting} waiting for signatures"
+    )
+    return 1 if result.rejected else 0
+
+
 def cmd_feed_export(args: argparse.Namespace) -> int:
     feeder = _feeder(args, None)
     for path in feeder.export_unsigned(Path(args.out)):
@@ -148,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     follow.add_argument("folder")
     follow.add_argument("--interval", type=float, default=30.0)
     follow.set_defaults(func=cmd_feed_follow)
+    submit = feed_sub.add_parser("submit", help="submit the journal's batches that are ready")
+    common(submit)
+    submit.set_defaults(func=cmd_feed_submit)
     export = feed_sub.add_parser("export", help="write batches awaiting signatures as eth_signTypedData_v4 JSON")
     common(export)
     export.add_argument("--out", required=True)

@@ -103,9 +103,11 @@ class OracleSigner:
         return {EthAccount.from_key(k).address for k in self.keys}
 
     def sign(self, digest: bytes) -> list[bytes]:
-        if len(self.keys) < self.threshold:
-            return []
+        """Signatures of the keys held, at most `threshold` (fewer when this feeder holds fewer keys)."""
         return ordered_signatures(digest, (sign_digest(digest, k) for k in self.keys[: self.threshold]))
+
+    def status(self, signatures: list[bytes]) -> str:
+        return "pending" if len(signatures) >= self.threshold else "unsigned"
 
 
 # ----- reports ---------------------------------------------------------------------------------------------
@@ -274,7 +276,7 @@ class Feeder:
                     packed,
                     root,
                     b"".join(signatures),
-                    "pending" if signatures else "unsigned",
+                    self.signer.status(signatures),
                 )
                 yield row, [(r[2], r[3], r[4], r[5]) for r in chunk]
 
@@ -303,7 +305,7 @@ class Feeder:
                 packed,
                 None,
                 b"".join(signatures),
-                "pending" if signatures else "unsigned",
+                self.signer.status(signatures),
             )
             yield row, []
 

@@ -54,3 +54,70 @@ def test_reprocessing_the_same_file_bills_nothing_more(billing, feeder, register
 
     assert again.replayed and again.flagged == 1 and again.batches == 0
     assert billing.balanceOf(alice) == 10 * unit - 10 * unit // 100
+
+
+def test_external_signer_round_trip_with_cast(billing, deployment, registered, alice, unit, tmp_path):
+    """One oracle key in an encrypted keystore on the feeder, the second signature made by `cast wallet sign`."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from dataclasses import asdict
+
+    from eth_account import Account
+
+    from streamledger.oracle import dev_oracle_key
+
+    registered(alice, 10 * unit)
+    t = now() - DAY
+    log = write_log(tmp_path / "day.csv", [("s1", alice.address, "tv", "ch9", "premium_minutes", t, t + 600, 0)])
+    (tmp_path / "deployment.json").write_text(json.dumps(asdict(deployment)))
+    keystore = tmp_path / "oracle0.json"
+    keystore.write_text(json.dumps(Account.encrypt(dev_oracle_key(0), "s3cret")))
+    env = {
+        **os.environ,
+        "ORACLE_PASSWORD": "s3cret",
+        "RPC_URL": "http://127.0.0.1:8545",
+        "DEPLOYER_KEY": "0x" + dev_oracle_key(5).hex(),
+    }  # any funded account may submit
+    from brownie import accounts as brownie_accounts
+
+    brownie_accounts[0].transfer(Account.from_key(dev_oracle_key(5)).address, 10**18)
+    base = [
+        "--deployment",
+        str(tmp_path / "deployment.json"),
+        "--state",
+        str(tmp_path / "state"),
+        "--oracle-keystore",
+        str(keystore),
+    ]
+
+    def cli(*args):
+        out = subprocess.run(
+            [sys.executable, "-m", "streamledger.cli", "feed", *args, *base], env=env, capture_output=True, text=True
+        )
+        assert out.returncode == 0, out.stdout + out.stderr
+        return out.stdout
+
+    assert "1 waiting for signatures" in cli("run", str(log))
+    assert billing.balanceOf(alice) == 10 * unit  # nothing charged with one signature of two
+    cli("export", "--out", str(tmp_path / "to-sign"))
+    (typed,) = (tmp_path / "to-sign").glob("*.json")
+    cast = subprocess.run(
+        [
+            "cast",
+            "wallet",
+            "sign",
+            "--private-key",
+            "0x" + dev_oracle_key(1).hex(),
+            "--data",
+            "--from-file",
+            str(typed),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "ready to submit" in cli("import", typed.stem, cast.stdout.strip())
+    assert "1 settled now" in cli("submit")
+    assert billing.balanceOf(alice) == 10 * unit - 10 * unit // 100
