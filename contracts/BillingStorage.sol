@@ -182,6 +182,7 @@ abstract contract BillingStorage is IBillingTypes, IBillingErrors, IBillingEvent
     mapping(uint32 titleId => uint256) internal _vodPackages;
     mapping(uint32 customerId => mapping(uint32 titleId => Charge)) internal _rentals;
     mapping(uint256 packageId => uint64) internal _packageRef;
+    mapping(uint256 packageId => uint16 plans) internal _packagePlans;
     mapping(uint64 disputeId => Dispute) internal _disputes;
     mapping(uint64 disputeId => bytes32) internal _disputeRefs;
     mapping(bytes32 chargeKey => uint64 disputeId) internal _disputeOf;
@@ -221,6 +222,13 @@ abstract contract BillingStorage is IBillingTypes, IBillingErrors, IBillingEvent
         _accounts.push(Account.wrap(0).withBalance(word));
         _ledger[customer] = REGISTERED | id;
         emit CustomerRegistered(customer, id);
+    }
+
+    /// @dev `account` with `amount` added to its balance (a refund, a credit), within the per-customer maximum.
+    function _creditAccount(address customer, Account account, uint256 amount) internal pure returns (Account) {
+        uint256 balance = account.balance() + amount;
+        _checkBalance(customer, balance);
+        return account.withBalance(balance);
     }
 
     function _checkBalance(address customer, uint256 balance) internal pure {

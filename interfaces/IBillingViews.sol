@@ -113,7 +113,8 @@ interface IBillingViews is IBillingTypes, IBillingErrors, IBillingEvents {
     function disputeCount() external view returns (uint64);
 
     /// @notice The dispute opened on a charge (0: none). Keys: usage keccak256(abi.encode(1, batchId,
-    /// lineIndex)); PPV keccak256(abi.encode(2, eventId, customerId)); rental keccak256(abi.encode(3,
+    /// lineIndex)); PPV keccak256(abi.encode(2, eventId, customerId, purchaseNumber)), purchaseNumber counting
+    /// the customer's purchases of the event from 1; rental keccak256(abi.encode(3,
     /// batchId, customerId, titleId)).
     function disputeIdOf(bytes32 chargeKey) external view returns (uint64);
 

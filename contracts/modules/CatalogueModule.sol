@@ -283,7 +283,9 @@ contract CatalogueModule is IBillingCatalogue, BillingStorage, Proxy {
     }
 
     function _claimPackage(uint256 packageId, uint64 ref) private {
-        if (packageId == 0 || _packageRef[packageId] != 0) revert Billing_PackageTaken(packageId);
+        if (packageId == 0 || _packageRef[packageId] != 0 || _packagePlans[packageId] != 0) {
+            revert Billing_PackageTaken(packageId);
+        }
         _packageRef[packageId] = ref;
     }
 
@@ -301,14 +303,23 @@ contract CatalogueModule is IBillingCatalogue, BillingStorage, Proxy {
         return ++_priceEpoch;
     }
 
+    /// @dev A package id belongs either to plans (any number of them) or to one PPV event or VOD title.
     function _replacePackages(uint16 planId, uint256[] calldata packages) private {
         if (packages.length > MAX_PACKAGES) revert Billing_InvalidPlan("too many packages");
         uint256[] storage current = _planPackages[planId];
         for (uint256 i; i < current.length; ++i) {
-            delete _planIncludes[planId][current[i]];
+            if (_planIncludes[planId][current[i]]) {
+                delete _planIncludes[planId][current[i]];
+                --_packagePlans[current[i]];
+            }
         }
         for (uint256 i; i < packages.length; ++i) {
-            _planIncludes[planId][packages[i]] = true;
+            uint256 packageId = packages[i];
+            if (_packageRef[packageId] != 0) revert Billing_PackageTaken(packageId);
+            if (!_planIncludes[planId][packageId]) {
+                _planIncludes[planId][packageId] = true;
+                ++_packagePlans[packageId];
+            }
         }
         _planPackages[planId] = packages;
     }

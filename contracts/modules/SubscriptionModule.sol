@@ -116,7 +116,7 @@ contract SubscriptionModule is IBillingSubscriptions, BillingStorage, Proxy {
             account = account.withAddOns(account.addOns() & ~mask, account.addOnsEnding() & ~mask);
             emit AddOnEnded(msg.sender, planId, ADDON_END_REFUNDED);
         }
-        _store(id, account.withBalance(account.balance() + refund));
+        _store(id, _creditAccount(msg.sender, account, refund));
     }
 
     /// @inheritdoc IBillingSubscriptions
@@ -311,7 +311,7 @@ contract SubscriptionModule is IBillingSubscriptions, BillingStorage, Proxy {
         uint256 remaining = paidThrough - block.timestamp;
         credit = BillingMath.proratedRefund(oldTerms.paidPrice, remaining, newPlan.period);
         charge = BillingMath.proratedCharge(newPlan.price, remaining, newPlan.period);
-        uint256 available = account.balance() + credit;
+        uint256 available = account.balance() + credit; // charge >= credit: what remains is <= the balance
         if (available < charge) revert Billing_InsufficientBalance(_customers[id], charge - credit, account.balance());
         uint32 day = BillingMath.releaseDay(paidThrough);
         _escrow[oldTerms.splitId][day] -= credit;

@@ -116,26 +116,24 @@ contract UsageModule is IBillingUsage, BillingStorage, EIP712, Proxy {
         if (charged != 0) _escrow[meter.splitId][day] += charged;
         UsageSettlement memory settlement =
             UsageSettlement(batch.meterId, meter.unitPrice, meter.unitScale, meter.splitId, day);
-        bytes memory declinedIndices = _reportDeclined(batch.batchId, lines, pass, meter);
-        _batchCommitments[batch.batchId] = _usageCommitment(keccak256(lines), settlement, keccak256(declinedIndices));
+        uint32[] memory declined = _reportDeclined(batch.batchId, lines, pass, meter);
+        _batchCommitments[batch.batchId] = _usageCommitment(keccak256(lines), settlement, _declinedDigest(declined));
         emit UsageSettled(
             batch.batchId, batch.meterId, settlement, batch.windowStart, batch.windowEnd, batch.recordsRoot, charged, lines
         );
     }
 
-    /// @dev Emits UsageDeclined for every declined line; returns their indices packed as 4-byte values.
+    /// @dev Emits UsageDeclined for every declined line; returns their indices, in line order.
     function _reportDeclined(uint64 batchId, bytes calldata lines, UsagePass memory pass, Meter memory meter)
         private
-        returns (bytes memory indices)
+        returns (uint32[] memory indices)
     {
         uint256 count = pass.declinedCount;
-        indices = new bytes(count * 4);
+        indices = new uint32[](count);
         for (uint256 i; i < count; ++i) {
             uint256 entry = pass.declined[i];
             uint32 index = uint32(entry >> 8);
-            assembly ("memory-safe") {
-                mstore(add(add(indices, 32), mul(i, 4)), shl(224, index))
-            }
+            indices[i] = index;
             uint256 at = uint256(index) * LINE_BYTES;
             uint32 customerId = uint32(bytes4(lines[at:at + 4]));
             uint256 amount = BillingMath.usageCharge(uint32(bytes4(lines[at + 4:at + 8])), meter.unitPrice, meter.unitScale);
@@ -143,12 +141,19 @@ contract UsageModule is IBillingUsage, BillingStorage, EIP712, Proxy {
         }
     }
 
-    /// @dev Charges every line: the customer's account word is charged ceil(quantity * unitPrice / unitScale) when the spending cap and the balance allow, or
-    /// the line goes to pass.declined. One SLOAD and one SSTORE per charged customer (two reads when a cap
-    /// period rolls over). Field layout as AccountLib: balance bits 0..79, flags 184..191 (FLAG_HAS_CAP =
-    /// 16), capEpoch 192..207, capRemaining 208..255. Arithmetic cannot overflow: quantities are 32-bit and
-    /// prices 96-bit; the balance subtraction runs only when the balance field covers the amount. Lines of
-    /// ids never registered read an empty word (balance 0) and are declined, never written.
+    /// @dev The digest of a batch's declined line indices: keccak256(abi.encodePacked(uint32[])), each index
+    /// padded to 32 bytes as abi.encodePacked does for arrays. Settlement and disputes use this one function.
+    function _declinedDigest(uint32[] memory declined) private pure returns (bytes32) {
+        return keccak256(abi.encodePacked(declined));
+    }
+
+    /// @dev Charges every line: the customer's account word is charged ceil(quantity * unitPrice / unitScale)
+    /// when the spending cap and the balance allow, or the line goes to pass.declined. One SLOAD and one
+    /// SSTORE per charged customer (two reads when a cap period rolls over). Field layout as AccountLib:
+    /// balance bits 0..79, flags 184..191 (FLAG_HAS_CAP = 16), capEpoch 192..207, capRemaining 208..255.
+    /// Arithmetic cannot overflow: quantities are 32-bit and prices 96-bit; the balance subtraction runs only
+    /// when the balance field covers the amount. Lines of ids never registered read an empty word (balance
+    /// 0) and are declined, never written.
     function _chargeLines(bytes calldata lines, UsagePass memory pass) private {
         // During the loop, pass.declinedCount holds the write pointer into pass.declined's elements.
         uint256[] memory declined = pass.declined;
@@ -326,6 +331,7 @@ contract UsageModule is IBillingUsage, BillingStorage, EIP712, Proxy {
         purchase.status = CHARGE_PENDING;
         purchase.expiresAt = ev.viewEnd;
         purchase.releaseDay = day;
+        ++purchase.batchId; // for a purchase: its number (a refunded event may be bought again)
         emit PpvPurchased(msg.sender, eventId, ev.price, ev.splitId, day);
     }
 
@@ -337,7 +343,7 @@ contract UsageModule is IBillingUsage, BillingStorage, EIP712, Proxy {
         bytes calldata lines,
         uint32[] calldata declined
     ) external returns (uint64 disputeId) {
-        bytes32 commitment = _usageCommitment(keccak256(lines), settlement, keccak256(abi.encodePacked(declined)));
+        bytes32 commitment = _usageCommitment(keccak256(lines), settlement, _declinedDigest(declined));
         if (commitment != _batchCommitments[batchId]) revert Billing_BatchMismatch(batchId);
         for (uint256 i; i < declined.length; ++i) {
             if (declined[i] == lineIndex) revert Billing_NothingToDispute();
@@ -383,7 +389,8 @@ contract UsageModule is IBillingUsage, BillingStorage, EIP712, Proxy {
             status: DISPUTE_OPEN,
             objectId: eventId
         });
-        return _openDispute(keccak256(abi.encode(DISPUTE_PPV, eventId, id)), dispute, purchase.releaseDay);
+        bytes32 key = keccak256(abi.encode(DISPUTE_PPV, eventId, id, purchase.batchId));
+        return _openDispute(key, dispute, purchase.releaseDay);
     }
 
     /// @inheritdoc IBillingUsage
@@ -417,8 +424,7 @@ contract UsageModule is IBillingUsage, BillingStorage, EIP712, Proxy {
         if (dispute.kind == DISPUTE_RENTAL) _rentals[id][dispute.objectId].status = chargeStatus;
         emit DisputeResolved(disputeId, refund, amount);
         if (refund) {
-            Account account = _account(id);
-            _store(id, account.withBalance(account.balance() + amount));
+            _store(id, _creditAccount(_customers[id], _account(id), amount));
         } else {
             _creditSplit(dispute.splitId, amount);
         }

@@ -219,7 +219,9 @@ contract ViewModule is IBillingViews, BillingStorage {
         cap = _caps[id];
         uint256 period = _capPeriod;
         uint256 epoch = (block.timestamp / period) & 0xffff;
-        remaining = account.capEpoch() == epoch ? account.capRemaining() * _capUnit : cap;
+        // In whole cap units, as the contract counts: a new period allows floor(cap / unit) units.
+        uint256 units = account.capEpoch() == epoch ? account.capRemaining() : cap / _capUnit;
+        remaining = units * _capUnit;
         periodEnds = (block.timestamp / period + 1) * period;
     }
 

@@ -450,3 +450,15 @@ def test_add_on_cancel_now_without_the_add_on_reverts(billing, subscribed, alice
 
     with reverts("Billing_NotSubscribed", alice, plans["sports"]):
         billing.cancelNow(plans["sports"], {"from": alice})
+
+
+def test_cancel_now_refund_that_would_overflow_the_balance_reverts(billing, token, subscribed, alice, unit):
+    subscribed(alice)
+    top_up = 2**80 - 1 - billing.balanceOf(alice)  # the balance at its maximum
+    token.mint(alice, top_up, {"from": alice})
+    token.approve(billing, top_up, {"from": alice})
+    billing.deposit(top_up, {"from": alice})
+
+    with reverts("Billing_BalanceOverflow") as exc:
+        billing.cancelNow(1, {"from": alice})
+    assert exc.value.revert_msg.split(": ")[1].startswith(alice.address.lower())

@@ -517,3 +517,22 @@ def test_plan_of_returns_the_development_catalogue_plans(billing, plans, splits,
 def test_plan_of_an_unknown_plan_reverts_with_unknown_plan(billing, plan_id):
     with reverts("Billing_UnknownPlan", plan_id):
         billing.planOf(plan_id)
+
+
+def test_a_plan_cannot_take_the_package_of_a_ppv_event(billing, operator, plans):
+    with reverts("Billing_PackageTaken", 101):
+        billing.setPlanPackages(plans["basic"], [1, 101], {"from": operator})
+
+
+def test_a_new_plan_cannot_take_the_package_of_a_vod_title(make_plan):
+    with reverts("Billing_PackageTaken", 201):
+        make_plan(packages=(5, 201))
+
+
+def test_a_package_dropped_by_every_plan_can_be_sold_as_an_event(billing, operator, plans, unit, deployment):
+    from tests.conftest import now
+
+    billing.setPlanPackages(plans["premium"], [1], {"from": operator})  # package 2 is now in no plan
+    start = now() + 86_400
+    tx = billing.addPpvEvent("Concert", 5 * unit, 2, start, start, start + 3600, 1, {"from": operator})
+    assert tx.events["PpvEventAdded"]["packageId"] == 2
