@@ -88,6 +88,18 @@ def records_leaf(index: int, customer_id: int, records_hash: bytes) -> bytes:
     return keccak(keccak(_u256(index) + _u256(customer_id) + records_hash))
 
 
+def records_leaves(lines: Sequence[tuple[int, bytes]]) -> list[bytes]:
+    """Leaves for (customer id, records hash) pairs in line order; records_leaf, without per-call overhead."""
+    try:
+        from sha3 import keccak_256 as k
+    except ImportError:  # pragma: no cover
+        return [records_leaf(i, cid, rh) for i, (cid, rh) in enumerate(lines)]
+    return [
+        k(k(i.to_bytes(32, "big") + cid.to_bytes(32, "big") + rh).digest()).digest()
+        for i, (cid, rh) in enumerate(lines)
+    ]
+
+
 def _pair(a: bytes, b: bytes) -> bytes:
     return keccak(a + b) if a < b else keccak(b + a)
 
@@ -144,6 +156,7 @@ class UsageBatchData:
     window_start: int
     window_end: int
     lines: list[UsageLine] = field(default_factory=list)
+    _root: bytes | None = field(default=None, repr=False, compare=False)
 
     # -- encodings --
 
@@ -152,10 +165,13 @@ class UsageBatchData:
         return b"".join(line.customer_id.to_bytes(4, "big") + line.quantity.to_bytes(4, "big") for line in self.lines)
 
     def leaves(self) -> list[bytes]:
-        return [records_leaf(i, line.customer_id, line.records_hash) for i, line in enumerate(self.lines)]
+        return records_leaves([(line.customer_id, line.records_hash) for line in self.lines])
 
     def records_root(self) -> bytes:
-        return merkle_root(self.leaves())
+        """Computed once: the lines of a batch do not change after it is built."""
+        if self._root is None:
+            self._root = merkle_root(self.leaves())
+        return self._root
 
     def header(self) -> tuple:
         """The `batch` argument of settleUsage."""
@@ -300,11 +316,18 @@ def ordered_signatures(digest: bytes, signatures: Iterable[bytes], signers: set[
     return [by_signer[s] for s in sorted(by_signer, key=lambda a: int(a, 16))]
 
 
+def sign_with_keys(digest: bytes, keys: Sequence[bytes], addresses: Sequence[str] | None = None) -> list[bytes]:
+    """Signatures of `digest` by `keys`, sorted by signer address as the contract requires (no recovery: the
+    signer of a local key is known; pass `addresses` to skip deriving them again)."""
+    addresses = addresses or [EthAccount.from_key(key).address for key in keys]
+    by_signer = {int(a, 16): sign_digest(digest, key) for key, a in zip(keys, addresses, strict=True)}
+    return [by_signer[a] for a in sorted(by_signer)]
+
+
 def sign_batch(
     batch: UsageBatchData | RentalBatchData, chain_id: int, billing: str, keys: Sequence[bytes]
 ) -> list[bytes]:
-    digest = batch.digest(chain_id, billing)
-    return ordered_signatures(digest, (sign_digest(digest, key) for key in keys))
+    return sign_with_keys(batch.digest(chain_id, billing), keys)
 
 
 def export_typed_data(batch: UsageBatchData | RentalBatchData, chain_id: int, billing: str) -> str:

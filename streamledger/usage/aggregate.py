@@ -35,47 +35,44 @@ def _canonical() -> pl.Expr:
     )
 
 
-def _sha256(text: str) -> bytes:
-    return hashlib.sha256(text.encode()).digest()
-
-
 def usage_lines(flagged: pl.DataFrame, meter_units: dict[str, str], window: int) -> pl.DataFrame:
     """Lines of the clean records of metered content: meter, window_start, customer_id, quantity,
     records_hash (32 bytes), records (count). `meter_units` maps meter key to its unit."""
+    schema = {
+        "meter": pl.String,
+        "window_start": pl.Int64,
+        "customer_id": pl.Int64,
+        "quantity": pl.Int64,
+        "records_hash": pl.Binary,
+        "records": pl.UInt32,
+    }
+    keys = ["meter", "window_start", "customer_id"]
     metered = flagged.filter(pl.col(FLAG).is_null() & pl.col("meter").is_in(list(meter_units)))
     if metered.is_empty():
-        return pl.DataFrame(
-            schema={
-                "meter": pl.String,
-                "window_start": pl.Int64,
-                "customer_id": pl.Int64,
-                "quantity": pl.Int64,
-                "records_hash": pl.Binary,
-                "records": pl.UInt32,
-            }
-        )
+        return pl.DataFrame(schema=schema)
+    metered = metered.with_columns(((pl.col("start") // window) * window).alias("window_start"))
     units = pl.DataFrame({"meter": list(meter_units), "_unit": list(meter_units.values())})
     grouped = (
-        metered.with_columns(((pl.col("start") // window) * window).alias("window_start"), _canonical().alias("_text"))
-        .group_by("meter", "window_start", "customer_id")
+        metered.group_by(keys)
         .agg(
             (pl.col("end") - pl.col("start")).sum().alias("_seconds"),
             pl.col("bytes").sum().alias("_bytes"),
-            pl.col("_text").sort().str.join("\n").alias("_records"),
             pl.len().alias("records"),
         )
-        .join(units, on="meter")
+        .sort(keys)
+        .join(units, on="meter", maintain_order="left")
     )
     divisor = pl.col("_unit").replace_strict(UNIT_DIVISORS, return_dtype=pl.Int64)
     amount = pl.when(pl.col("_unit").is_in(list(TIME_UNITS))).then(pl.col("_seconds")).otherwise(pl.col("_bytes"))
-    lines = grouped.with_columns(((amount + divisor - 1) // divisor).alias("quantity")).filter(pl.col("quantity") > 0)
-    lines = lines.with_columns(
-        pl.col("_records").map_elements(_sha256, return_dtype=pl.Binary).alias("records_hash"),
-        pl.col("quantity").clip(upper_bound=MAX_U32),
-    )
-    return lines.select("meter", "window_start", "customer_id", "quantity", "records_hash", "records").sort(
-        "meter", "window_start", "customer_id"
-    )
+    grouped = grouped.with_columns(((amount + divisor - 1) // divisor).clip(upper_bound=MAX_U32).alias("quantity"))
+    # Records hashes: the canonical texts sorted within each line, hashed in one pass over the sorted table.
+    texts = metered.select(*keys, _canonical().alias("_text")).sort([*keys, "_text"])["_text"].to_list()
+    hashes, at = [], 0
+    for count in grouped["records"].to_list():
+        hashes.append(hashlib.sha256("\n".join(texts[at : at + count]).encode()).digest())
+        at += count
+    lines = grouped.with_columns(pl.Series("records_hash", hashes, dtype=pl.Binary))
+    return lines.filter(pl.col("quantity") > 0).select(list(schema))
 
 
 def rental_reports(flagged: pl.DataFrame, titles: set[str]) -> pl.DataFrame:

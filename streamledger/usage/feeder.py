@@ -20,6 +20,7 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import polars as pl
@@ -35,7 +36,7 @@ from ..oracle import (
     UsageLine,
     export_typed_data,
     ordered_signatures,
-    sign_digest,
+    sign_with_keys,
 )
 from .aggregate import rental_reports, usage_lines
 from .fraud import FLAG, flag_fraud
@@ -90,7 +91,7 @@ class CustomerDirectory:
         )
 
 
-@dataclass(frozen=True)
+@dataclass
 class OracleSigner:
     """The oracle keys this feeder holds. With fewer than `threshold` keys, batches wait (status unsigned)
     for signatures made elsewhere (export typed data, import signatures)."""
@@ -104,7 +105,11 @@ class OracleSigner:
 
     def sign(self, digest: bytes) -> list[bytes]:
         """Signatures of the keys held, at most `threshold` (fewer when this feeder holds fewer keys)."""
-        return ordered_signatures(digest, (sign_digest(digest, k) for k in self.keys[: self.threshold]))
+        return sign_with_keys(digest, self.keys[: self.threshold], self._signers[: self.threshold])
+
+    @cached_property
+    def _signers(self) -> tuple[str, ...]:
+        return tuple(EthAccount.from_key(k).address for k in self.keys)
 
     def status(self, signatures: list[bytes]) -> str:
         return "pending" if len(signatures) >= self.threshold else "unsigned"

@@ -37,12 +37,15 @@ def _iso_seconds(text: str | None) -> int | None:
     return int(moment.timestamp())
 
 
-def _seconds(column: str) -> pl.Expr:
-    """Integer seconds, or ISO 8601 (naive = UTC); null when neither."""
-    as_int = pl.col(column).str.to_integer(strict=False)
-    looks_iso = pl.col(column).str.contains(r"^\d{4}-\d{2}-\d{2}[T ]")
-    as_iso = pl.col(column).map_elements(_iso_seconds, return_dtype=pl.Int64, skip_nulls=True)
-    return pl.when(as_int.is_not_null()).then(as_int).when(looks_iso).then(as_iso).otherwise(None)
+def _with_seconds(df: pl.DataFrame, column: str, alias: str) -> pl.DataFrame:
+    """`alias` = integer seconds of `column`, or ISO 8601 (naive = UTC); null when neither. Only the rows
+    that are not integers go through Python's ISO parser."""
+    df = df.with_columns(pl.col(column).str.to_integer(strict=False).alias(alias))
+    iso = (df[alias].is_null() & df[column].str.contains(r"^\d{4}-\d{2}-\d{2}[T ]").fill_null(False)).arg_true()
+    if len(iso):
+        parsed = [_iso_seconds(text) for text in df[column].gather(iso).to_list()]
+        df = df.with_columns(df[alias].scatter(iso, pl.Series(parsed, dtype=pl.Int64)))
+    return df
 
 
 def billable_meters(meters: set[str], titles: set[str]) -> set[str]:
@@ -54,11 +57,10 @@ def validate(raw: pl.DataFrame, meters: set[str], titles: set[str] = frozenset()
     `quarantined` has LINE and REASON. Known meter keys are `meters`, VOD titles `titles` ("rental:<key>")."""
     known = sorted(billable_meters(meters, titles) | INCLUDED_METERS)
     df = raw.with_columns(pl.all_horizontal(pl.col(c).is_null() for c in COLUMNS).alias("_blank"))
-    df = df.with_columns(pl.col("meter").fill_null("")).with_columns(
-        _seconds("start").alias("_start"),
-        _seconds("end").alias("_end"),
-        pl.col("bytes").fill_null("0").str.to_integer(strict=False).alias("_bytes"),
+    df = df.with_columns(
+        pl.col("meter").fill_null(""), pl.col("bytes").fill_null("0").str.to_integer(strict=False).alias("_bytes")
     )
+    df = _with_seconds(_with_seconds(df, "start", "_start"), "end", "_end")
     reason = pl.when(pl.col(PARSE_ERROR).is_not_null()).then(pl.col(PARSE_ERROR))
     reason = reason.when(pl.col("_blank")).then(pl.lit("empty line"))
     for column in REQUIRED:

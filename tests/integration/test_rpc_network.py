@@ -26,7 +26,9 @@ def free_port() -> int:
 def separate_anvil():
     port = free_port()
     proc = subprocess.Popen(
-        [str(BIN / "anvil"), "--port", str(port), "--accounts", "12", "--silent"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [str(BIN / "anvil"), "--port", str(port), "--accounts", "12", "--silent"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.time() + 20
