@@ -45,8 +45,10 @@ lint: setup
 demo: compile
 	$(BIN)/brownie run scripts/demo.py
 
+# The whole suite on anvil, then the contract suite again on ganache (same bytecode, shanghai).
 test: lint compile
 	$(BIN)/brownie test tests
+	$(BIN)/brownie test tests/unit tests/integration/test_smoke.py tests/integration/test_usage_smoke.py --network ganache
 
 clean:
 	rm -rf build reports out .stamp-* $(VENV)/.toolchain
