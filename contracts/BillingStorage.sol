@@ -119,6 +119,14 @@ abstract contract BillingStorage is IBillingTypes, IBillingErrors, IBillingEvent
         uint32 objectId;
     }
 
+    /// @dev A committed statement period.
+    struct Statement {
+        bytes32 root;
+        uint40 start;
+        uint40 end;
+        uint32 lines;
+    }
+
     uint8 internal constant CHARGE_PENDING = 1;
     uint8 internal constant CHARGE_DISPUTED = 2;
     uint8 internal constant CHARGE_REFUNDED = 3;
@@ -186,6 +194,7 @@ abstract contract BillingStorage is IBillingTypes, IBillingErrors, IBillingEvent
     mapping(uint64 disputeId => Dispute) internal _disputes;
     mapping(uint64 disputeId => bytes32) internal _disputeRefs;
     mapping(bytes32 chargeKey => uint64 disputeId) internal _disputeOf;
+    mapping(uint32 period => Statement) internal _statements;
 
     /// @dev The account of customer `id` (the empty account for id 0 and for ids never registered). Reads the
     /// array element directly: Solidity's indexed access would also read the array length, a second cold slot.

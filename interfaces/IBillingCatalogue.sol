@@ -103,4 +103,11 @@ interface IBillingCatalogue is IBillingTypes, IBillingErrors, IBillingEvents {
 
     function setVodTitleActive(uint32 titleId, bool active) external;
 
+
+    // ----- statements -----
+
+    /// @notice Commits the Merkle root of every customer's statement lines for `period` (for example 202611
+    /// for November 2026), covering [start, end). Once per period: a committed root is never replaced.
+    /// @dev Emits StatementRootCommitted. Requirements: OPERATOR_ROLE; end > start; root not zero; lines > 0.
+    function commitStatementRoot(uint32 period, uint40 start, uint40 end, bytes32 root, uint32 lines) external;
 }

@@ -153,4 +153,12 @@ interface IBillingErrors {
 
     error Billing_UnknownDispute(uint64 disputeId);
     error Billing_DisputeAlreadyResolved(uint64 disputeId);
+
+    // ----- statements -----
+
+    /// @notice A period's statement root is committed once and never replaced.
+    error Billing_StatementAlreadyCommitted(uint32 period);
+
+    /// @notice A statement period must end after it starts, and carry a root and lines.
+    error Billing_InvalidStatement();
 }

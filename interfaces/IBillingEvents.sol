@@ -203,4 +203,10 @@ interface IBillingEvents is IBillingTypes {
     );
     /// @notice refunded: back to the customer's balance; otherwise credited to the split's providers.
     event DisputeResolved(uint64 indexed disputeId, bool refunded, uint256 amount);
+
+    // ----- statements -----
+
+    /// @notice The Merkle root of every customer's statement lines for `period` ([start, end) in unix
+    /// seconds), committed once.
+    event StatementRootCommitted(uint32 indexed period, uint40 start, uint40 end, bytes32 root, uint32 lines);
 }

@@ -141,4 +141,20 @@ interface IBillingTypes {
         uint32 objectId;
         bytes32 ref;
     }
+
+    /// @notice One line of a customer's statement. Statement lines of a period are the leaves of the Merkle
+    /// tree whose root the operator commits: leaf = keccak256(bytes.concat(keccak256(abi.encode(period,
+    /// customer, index, kind, timestamp, amount, ref)))). kind: 1 opening balance, 2 deposit, 3 withdrawal,
+    /// 4 subscription charge, 5 add-on charge, 6 plan-change credit, 7 refund, 8 usage charge, 9 pay-per-view,
+    /// 10 rental, 11 dispute opened, 12 dispute refunded, 13 dispute upheld, 14 closing balance. amount is
+    /// signed: what the line adds to (or takes from) the balance; for balances, the balance itself.
+    /// ref: the transaction hash, or for a usage line the batch id and line index (docs/statements.md).
+    struct StatementLine {
+        address customer;
+        uint32 index;
+        uint8 kind;
+        uint64 timestamp;
+        int256 amount;
+        bytes32 ref;
+    }
 }

@@ -135,4 +135,16 @@ interface IBillingViews is IBillingTypes, IBillingErrors, IBillingEvents {
         bytes32 recordsHash,
         bytes32[] calldata proof
     ) external pure returns (bool);
+
+    /// @notice The statement root committed for `period` (root 0: none).
+    function statementRoot(uint32 period)
+        external
+        view
+        returns (bytes32 root, uint40 start, uint40 end, uint32 lines);
+
+    /// @notice True when `line` is in `period`'s committed statement tree (OpenZeppelin MerkleProof).
+    function verifyStatementLine(uint32 period, StatementLine calldata line, bytes32[] calldata proof)
+        external
+        view
+        returns (bool);
 }

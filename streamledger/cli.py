@@ -6,6 +6,8 @@
     streamledger feed submit --deployment ...                     (batches that became ready)
     streamledger feed export --deployment ... --out FOLDER        (typed data for external signers)
     streamledger feed import BATCH_ID SIGNATURE... --deployment ...
+    streamledger reconcile --deployment ... [--journal out/feeder/journal.sqlite] [--logs FILE...]
+    streamledger reconcile --deployment ... --audit [--catalogue catalogue/<net>.yaml]
 
 Node: --rpc (default $RPC_URL or http://127.0.0.1:8545). Transactions are signed with $DEPLOYER_KEY, or
 $DEPLOYER_KEYSTORE (+ $DEPLOYER_PASSWORD or a prompt). Oracle keys: --oracle-keystore (repeat; password in
@@ -123,6 +125,45 @@ def cmd_feed_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    import tempfile
+    import time
+
+    from .catalogue import load_catalogue
+    from .reconcile import Reconciler, lines_from_logs
+    from .usage.journal import Journal
+
+    deployment = Deployment.load(args.deployment)
+    from web3 import Web3
+
+    w3 = Web3(Web3.HTTPProvider(args.rpc, request_kwargs={"timeout": 120}))
+    started = time.monotonic()
+    reconciler = Reconciler(w3, deployment, Path(args.state), confirmations=args.confirmations, chunk=args.chunk)
+    block = reconciler.sync()
+    synced = time.monotonic() - started
+    journal = None if args.audit or not args.journal else Journal(args.journal)
+    catalogue = load_catalogue(args.catalogue) if args.catalogue else None
+    logs_lines = None
+    if args.logs and not args.audit:
+        with tempfile.TemporaryDirectory() as work:
+            chain = Chain(w3, Sender("0x" + "00" * 20))
+            logs_lines = lines_from_logs(chain, deployment, [Path(p) for p in args.logs], Path(work))
+    report = reconciler.check(journal=journal, catalogue=catalogue, logs_lines=logs_lines)
+    report.seconds["sync"] = synced
+    report.seconds["total"] = time.monotonic() - started
+    report.write(Path(args.out))
+    print(report.summary())
+    decimals, symbol = deployment.token_decimals, deployment.token_symbol
+    for p in report.payouts:
+        earned, credited = fmt_units(p.earned, decimals, symbol), fmt_units(p.credited, decimals)
+        print(
+            f"    provider {p.provider} {p.payee}: earned {earned}, credited {credited}, "
+            f"withdrawn {fmt_units(p.withdrawn, decimals)}"
+        )
+    print(f"reports in {args.out} (block {block})")
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="streamledger", description=__doc__.split("\n\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -170,6 +211,19 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("batch_id", type=int)
     imp.add_argument("signatures", nargs="+", help="0x-prefixed 65-byte signatures (as cast wallet sign prints)")
     imp.set_defaults(func=cmd_feed_import)
+
+    rec = sub.add_parser("reconcile", help="rebuild every ledger from events and report discrepancies")
+    rec.add_argument("--rpc", default=os.environ.get("RPC_URL", "http://127.0.0.1:8545"))
+    rec.add_argument("--deployment", required=True)
+    rec.add_argument("--state", default="out/reconcile/state", help="checkpoint folder: runs resume from it")
+    rec.add_argument("--out", default="out/reconcile", help="discrepancies.csv, payouts.csv, reconciliation.json")
+    rec.add_argument("--journal", help="the feeder's journal.sqlite (full mode)")
+    rec.add_argument("--logs", nargs="*", help="raw session logs to recompute usage from")
+    rec.add_argument("--catalogue", help="the public catalogue file: expected splits (audit mode)")
+    rec.add_argument("--audit", action="store_true", help="chain data and the public catalogue only")
+    rec.add_argument("--confirmations", type=int, default=0, help="ignore the newest N blocks")
+    rec.add_argument("--chunk", type=int, default=5_000, help="blocks per eth_getLogs request")
+    rec.set_defaults(func=cmd_reconcile)
     return parser
 
 

@@ -303,6 +303,17 @@ contract CatalogueModule is IBillingCatalogue, BillingStorage, Proxy {
         return ++_priceEpoch;
     }
 
+    /// @inheritdoc IBillingCatalogue
+    function commitStatementRoot(uint32 period, uint40 start, uint40 end, bytes32 root, uint32 lines)
+        external
+        onlyRole(OPERATOR_ROLE)
+    {
+        if (_statements[period].root != 0) revert Billing_StatementAlreadyCommitted(period);
+        if (end <= start || root == 0 || lines == 0) revert Billing_InvalidStatement();
+        _statements[period] = Statement(root, start, end, lines);
+        emit StatementRootCommitted(period, start, end, root, lines);
+    }
+
     /// @dev A package id belongs either to plans (any number of them) or to one PPV event or VOD title.
     function _replacePackages(uint16 planId, uint256[] calldata packages) private {
         if (packages.length > MAX_PACKAGES) revert Billing_InvalidPlan("too many packages");

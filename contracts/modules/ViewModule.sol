@@ -328,6 +328,32 @@ contract ViewModule is IBillingViews, BillingStorage {
         return MerkleProof.verifyCalldata(proof, root, leaf);
     }
 
+    /// @inheritdoc IBillingViews
+    function statementRoot(uint32 period)
+        external
+        view
+        returns (bytes32 root, uint40 start, uint40 end, uint32 lines)
+    {
+        Statement storage statement = _statements[period];
+        return (statement.root, statement.start, statement.end, statement.lines);
+    }
+
+    /// @inheritdoc IBillingViews
+    function verifyStatementLine(uint32 period, StatementLine calldata line, bytes32[] calldata proof)
+        external
+        view
+        returns (bool)
+    {
+        bytes32 root = _statements[period].root;
+        if (root == 0) return false;
+        bytes32 leaf = keccak256(
+            bytes.concat(
+                keccak256(abi.encode(period, line.customer, line.index, line.kind, line.timestamp, line.amount, line.ref))
+            )
+        );
+        return MerkleProof.verifyCalldata(proof, root, leaf);
+    }
+
     function _chargeView(Charge storage c) private view returns (ChargeView memory) {
         return ChargeView(c.amount, c.status, c.expiresAt, c.releaseDay);
     }
