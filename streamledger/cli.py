@@ -8,6 +8,8 @@
     streamledger feed import BATCH_ID SIGNATURE... --deployment ...
     streamledger reconcile --deployment ... [--journal out/feeder/journal.sqlite] [--logs FILE...]
     streamledger reconcile --deployment ... --audit [--catalogue catalogue/<net>.yaml]
+    streamledger statements --deployment ... --period 202611 [--commit]
+    streamledger verify-statement STATEMENT.json --rpc URL
 
 Node: --rpc (default $RPC_URL or http://127.0.0.1:8545). Transactions are signed with $DEPLOYER_KEY, or
 $DEPLOYER_KEYSTORE (+ $DEPLOYER_PASSWORD or a prompt). Oracle keys: --oracle-keystore (repeat; password in
@@ -164,6 +166,61 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _period_bounds(period: int) -> tuple[int, int]:
+    from datetime import UTC, datetime
+
+    year, month = divmod(period, 100)
+    start = datetime(year, month, 1, tzinfo=UTC)
+    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+    return int(start.timestamp()), int(end.timestamp())
+
+
+def cmd_statements(args: argparse.Namespace) -> int:
+    import json as _json
+
+    from web3 import Web3
+
+    from .reconcile import Reconciler
+    from .statements import block_timestamps, build_statements, provider_report, seal, statement_blocks, write_statement
+
+    deployment = Deployment.load(args.deployment)
+    w3 = Web3(Web3.HTTPProvider(args.rpc, request_kwargs={"timeout": 120}))
+    start, end = (args.start, args.end) if args.start is not None else _period_bounds(args.period)
+    reconciler = Reconciler(w3, deployment, Path(args.state))
+    reconciler.sync()
+    ledger = reconciler.ledger
+    stamps = block_timestamps(w3, statement_blocks(ledger))
+    statements = build_statements(
+        ledger, args.period, start, end, stamps, deployment.token_decimals, deployment.token_symbol
+    )
+    root, count = seal(statements, deployment.chain_id, deployment.billing)
+    out = Path(args.out) / str(args.period)
+    for statement in statements.values():
+        write_statement(statement, out)
+    now = w3.eth.get_block("latest")["timestamp"]
+    (out / "providers.json").write_text(_json.dumps(provider_report(ledger, start, end, stamps, now), indent=2))
+    print(f"{len(statements)} statements, {count} lines, root 0x{root.hex()} in {out}")
+    if args.commit and count:
+        chain = _chain(args)
+        billing = chain.billing(deployment.billing)
+        receipt = chain.transact(billing.functions.commitStatementRoot(args.period, start, end, root, count))
+        print(f"root committed for period {args.period} (tx 0x{bytes(receipt['transactionHash']).hex()})")
+    return 0
+
+
+def cmd_verify_statement(args: argparse.Namespace) -> int:
+    from web3 import Web3
+
+    from .statements import verify_statement_file
+
+    results = verify_statement_file(Path(args.statement), Web3(Web3.HTTPProvider(args.rpc)))
+    failed = [index for index, ok in results if not ok]
+    for index, ok in results:
+        print(f"line {index}: {'verified' if ok else 'NOT VERIFIED'}")
+    print("statement verified against the chain" if not failed else f"{len(failed)} line(s) do not verify")
+    return 1 if failed or not results else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="streamledger", description=__doc__.split("\n\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -224,6 +281,22 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--confirmations", type=int, default=0, help="ignore the newest N blocks")
     rec.add_argument("--chunk", type=int, default=5_000, help="blocks per eth_getLogs request")
     rec.set_defaults(func=cmd_reconcile)
+
+    st = sub.add_parser("statements", help="customer statements for a period, with a committed Merkle root")
+    st.add_argument("--rpc", default=os.environ.get("RPC_URL", "http://127.0.0.1:8545"))
+    st.add_argument("--deployment", required=True)
+    st.add_argument("--period", type=int, required=True, help="YYYYMM (the calendar month, UTC)")
+    st.add_argument("--start", type=int, help="period start (unix seconds), instead of the calendar month")
+    st.add_argument("--end", type=int, help="period end (unix seconds, exclusive)")
+    st.add_argument("--state", default="out/reconcile/state", help="the ledger checkpoint (shared with reconcile)")
+    st.add_argument("--out", default="out/statements")
+    st.add_argument("--commit", action="store_true", help="commit the root on-chain (operator key)")
+    st.set_defaults(func=cmd_statements)
+
+    vs = sub.add_parser("verify-statement", help="check a statement file against the chain")
+    vs.add_argument("statement")
+    vs.add_argument("--rpc", default=os.environ.get("RPC_URL", "http://127.0.0.1:8545"))
+    vs.set_defaults(func=cmd_verify_statement)
     return parser
 
 

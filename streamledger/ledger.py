@@ -103,6 +103,7 @@ class Ledger:
         self.escrow: dict[tuple[int, int], int] = defaultdict(int)
         self.credited: dict[str, int] = defaultdict(int)
         self.withdrawn: dict[str, int] = defaultdict(int)
+        self.withdrawals: list[tuple[str, int, int]] = []  # (payee, amount, block)
         self.provider_of_payee: dict[str, int] = {}
         self.payouts: dict[int, str] = {}
         self.splits: dict[int, tuple[list[int], list[int]]] = {}
@@ -409,6 +410,7 @@ class Ledger:
 
     def _on_EarningsWithdrawn(self, e, a):
         self.withdrawn[a["payee"]] += a["amount"]
+        self.withdrawals.append((a["payee"], a["amount"], e.block))
 
     # ----- derived -----
 

@@ -1,0 +1,56 @@
+"""Shared scenario for the integration tests that read a month of activity back from the chain."""
+
+import pytest
+from brownie import accounts, chain, web3
+
+from streamledger.chain import Chain, Sender
+from streamledger.events import EventReader
+from streamledger.keeper import Keeper
+from streamledger.usage.service import build_feeder
+from tests.conftest import DAY, fund_with, now, time_travel
+
+HEADER = "session_id,customer,device_id,content_id,meter,start,end,bytes\n"
+
+
+@pytest.fixture(scope="module")
+def month(deployment, billing, token, operator, arbiter, payouts, tmp_path_factory):
+    """A month of activity: subscriptions, metered usage through the feeder, a PPV purchase, a dispute refunded
+    by the arbiter, renewals and escrow releases by the keeper, provider withdrawals."""
+    alice, bob, carol = accounts[3], accounts[4], accounts[5]
+    unit = 10**deployment.token_decimals
+    for customer, plan in ((alice, "basic"), (bob, "basic"), (carol, "premium")):
+        fund_with(billing, token, customer, 100 * unit)
+        billing.subscribe(deployment.plans[plan], billing.planOf(deployment.plans[plan])[0], {"from": customer})
+    billing.buyPpv(deployment.ppv_events["title_fight"], {"from": bob})
+    work = tmp_path_factory.mktemp("month")
+    t = now() - DAY
+    log = work / "sessions.csv"
+    log.write_text(
+        HEADER
+        + f"s1,{alice.address},tv,ch9,premium_minutes,{t},{t + 1810},0\n"
+        + f"s2,{bob.address},tv,ch9,premium_minutes,{t},{t + 600},0\n"
+        + f"s3,{bob.address},tv,ch7,gb_delivered,{t},{t + 600},1234567890\n"
+    )
+    ch = Chain(web3, Sender(operator.address))
+    feeder = build_feeder(ch, deployment, work / "feeder")
+    feeder.process_file(log)
+    assert feeder.submit().settled == 2
+    # alice disputes her usage line; the arbiter refunds it
+    (settled,) = [e for e in _events(billing, "UsageSettled") if e["meterId"] == deployment.meters["premium_minutes"]]
+    settlement = tuple(settled["settlement"].values())
+    billing.disputeUsage(settlement, settled["batchId"], 0, settled["lines"], [], {"from": alice})
+    billing.resolveDispute(1, True, {"from": arbiter})
+    time_travel(31 * DAY)
+    keeper = Keeper(Chain(web3, Sender(accounts[2].address)), deployment)
+    keeper.run_once()
+    time_travel(31 * DAY)
+    keeper.run_once()
+    for payee in payouts.values():
+        if billing.earningsOf(payee):
+            billing.withdrawEarnings({"from": payee})
+    chain.mine()
+    return {"journal": work / "feeder" / "journal.sqlite", "log": log, "work": work}
+
+
+def _events(billing, name):
+    return [e.args for e in EventReader(web3, billing.address).read(0, web3.eth.block_number, {name})]
