@@ -10,6 +10,7 @@
     streamledger reconcile --deployment ... --audit [--catalogue catalogue/<net>.yaml]
     streamledger statements --deployment ... --period 202611 [--commit]
     streamledger verify-statement STATEMENT.json --rpc URL
+    streamledger simulate --customers 1000 --days 7 --seed 1 --out logs/
 
 Node: --rpc (default $RPC_URL or http://127.0.0.1:8545). Transactions are signed with $DEPLOYER_KEY, or
 $DEPLOYER_KEYSTORE (+ $DEPLOYER_PASSWORD or a prompt). Oracle keys: --oracle-keystore (repeat; password in
@@ -149,7 +150,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     if args.logs and not args.audit:
         with tempfile.TemporaryDirectory() as work:
             chain = Chain(w3, Sender("0x" + "00" * 20))
-            logs_lines = lines_from_logs(chain, deployment, [Path(p) for p in args.logs], Path(work))
+            logs_lines = lines_from_logs(chain, deployment, [Path(p) for p in args.logs], Path(work), journal)
     report = reconciler.check(journal=journal, catalogue=catalogue, logs_lines=logs_lines)
     report.seconds["sync"] = synced
     report.seconds["total"] = time.monotonic() - started
@@ -219,6 +220,31 @@ def cmd_verify_statement(args: argparse.Namespace) -> int:
         print(f"line {index}: {'verified' if ok else 'NOT VERIFIED'}")
     print("statement verified against the chain" if not failed else f"{len(failed)} line(s) do not verify")
     return 1 if failed or not results else 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    import json as _json
+    import time
+
+    from .simulator import make_population, simulate, write_days
+
+    population = make_population(args.customers, args.seed)
+    now = int(time.time()) if args.now is None else args.now
+    start = (now // 86_400 - args.days) * 86_400 if args.start is None else args.start
+    table, truth = simulate(
+        population, start, args.days, args.seed + 1, now=now, fraud=args.fraud, malformed=args.malformed
+    )
+    paths = write_days(table, Path(args.out), start, args.days, truth, replay=not args.no_replay)
+    customers = [
+        {"address": c.address, "plan": c.plan, "add_on": c.add_on, "devices": c.devices} for c in population.customers
+    ]
+    (Path(args.out) / "customers.json").write_text(_json.dumps(customers, indent=2))
+    print(
+        f"{truth.records:,} records in {len(paths)} files under {args.out} "
+        f"(duplicates {truth.duplicates}, overlaps {truth.overlaps}, skewed {truth.skewed}, "
+        f"malformed {truth.malformed}, replayed {truth.replayed})"
+    )
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -297,6 +323,18 @@ def build_parser() -> argparse.ArgumentParser:
     vs.add_argument("statement")
     vs.add_argument("--rpc", default=os.environ.get("RPC_URL", "http://127.0.0.1:8545"))
     vs.set_defaults(func=cmd_verify_statement)
+
+    sim = sub.add_parser("simulate", help="generate IPTV platform session logs (deterministic by seed)")
+    sim.add_argument("--customers", type=int, default=1_000)
+    sim.add_argument("--days", type=int, default=7)
+    sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument("--start", type=int, help="first day (unix seconds, UTC midnight); default: days before now")
+    sim.add_argument("--now", type=int, help="the platform's clock (skewed devices run ahead of it)")
+    sim.add_argument("--fraud", type=float, default=0.002, help="share of injected duplicates and overlaps")
+    sim.add_argument("--malformed", type=float, default=0.001, help="share of malformed lines")
+    sim.add_argument("--no-replay", action="store_true", help="do not add a resent copy of the first file")
+    sim.add_argument("--out", default="out/logs")
+    sim.set_defaults(func=cmd_simulate)
     return parser
 
 

@@ -517,13 +517,31 @@ class Reconciler:
         return out
 
 
-def lines_from_logs(chain, deployment: Deployment, paths: list[Path], workdir: Path) -> dict[tuple[int, int, int], int]:
+def lines_from_logs(
+    chain, deployment: Deployment, paths: list[Path], workdir: Path, reference=None
+) -> dict[tuple[int, int, int], int]:
     """Usage quantities recomputed from raw session logs by the feeder's own pipeline, in a scratch journal:
-    {(meter id, window start, customer id): quantity}. Nothing is signed for or sent."""
+    {(meter id, window start, customer id): quantity}. Nothing is signed for or sent.
+
+    With `reference` (the feeder's journal), a file the feeder processed is replayed with the time and the
+    customer directory (ids, stream limits) its fraud rules saw then: a recomputation months later must not
+    bill sessions that were in the future at the time, or apply a plan the customer took since."""
+    import hashlib
+
+    from .usage.feeder import CustomerDirectory
+    from .usage.reader import read_bytes
     from .usage.service import build_feeder
 
     feeder = build_feeder(chain, deployment, workdir)
+    live_directory, live_clock = feeder.directory, feeder.clock
     for path in paths:
+        context = reference.file_context(hashlib.sha256(read_bytes(Path(path))).hexdigest()) if reference else None
+        if context is None:
+            feeder.directory, feeder.clock = live_directory, live_clock
+        else:
+            processed_at, directory = context
+            feeder.directory = CustomerDirectory(table={c: tuple(v) for c, v in directory.items()})
+            feeder.clock = lambda at=processed_at: at
         feeder.process_file(Path(path))
     expected: dict[tuple[int, int, int], int] = defaultdict(int)
     for row in feeder.journal.batches("pending", "unsigned"):

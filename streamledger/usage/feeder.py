@@ -151,7 +151,7 @@ class SubmitReport:
     already: int = 0
     rejected: int = 0
     waiting: int = 0
-    charged: int = 0
+    lines: int = 0  # usage lines in the batches settled now
     gas: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -242,7 +242,8 @@ class Feeder:
         sessions = clean["session_id"].to_list()
         with self.journal.transaction() as db:
             if not report.replayed:
-                self.journal.add_file(db, sha, str(path), _counts(report), sessions, now)
+                snapshot = {c: [i, n] for c, i, n in directory.iter_rows()}
+                self.journal.add_file(db, sha, str(path), _counts(report), sessions, now, snapshot)
             for row, payload_lines in batches:
                 if self.journal.batch(row.batch_id) is None:
                     self.journal.add_batch(db, row, payload_lines)
@@ -386,6 +387,8 @@ class Feeder:
         self.journal.mark_settled(row.batch_id, tx_hash)
         report.settled += 1
         report.gas += receipt["gasUsed"]
+        if row.kind == "usage":
+            report.lines += len(row.payload) // 8
 
     def _call(self, row: BatchRow):
         signatures = row.signature_list()

@@ -6,6 +6,7 @@ batch is marked settled only after the chain says so.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 import zlib
@@ -25,7 +26,8 @@ CREATE TABLE IF NOT EXISTS files (
     billed INTEGER NOT NULL,
     flagged INTEGER NOT NULL,
     quarantined INTEGER NOT NULL,
-    session_ids BLOB NOT NULL
+    session_ids BLOB NOT NULL,
+    directory BLOB NOT NULL            -- customer -> [id, streams] as the fraud rules saw them (JSON, zlib)
 );
 CREATE TABLE IF NOT EXISTS batches (
     batch_id INTEGER PRIMARY KEY,
@@ -118,13 +120,36 @@ class Journal:
         return pl.Series("session_id", ids, dtype=pl.String)
 
     def add_file(
-        self, db: sqlite3.Connection, sha256: str, path: str, counts: dict[str, int], sessions: list[str], now: int
+        self,
+        db: sqlite3.Connection,
+        sha256: str,
+        path: str,
+        counts: dict[str, int],
+        sessions: list[str],
+        now: int,
+        directory: dict[str, list[int]],
     ) -> None:
         blob = zlib.compress("\n".join(sessions).encode(), 1)
+        snapshot = zlib.compress(json.dumps(directory).encode(), 1)
         db.execute(
-            "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (sha256, path, now, counts["records"], counts["billed"], counts["flagged"], counts["quarantined"], blob),
+            "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                sha256,
+                path,
+                now,
+                counts["records"],
+                counts["billed"],
+                counts["flagged"],
+                counts["quarantined"],
+                blob,
+                snapshot,
+            ),
         )
+
+    def file_context(self, sha256: str) -> tuple[int, dict[str, list[int]]] | None:
+        """When a file was processed and the customer directory its fraud rules used, or None."""
+        row = self.db.execute("SELECT processed_at, directory FROM files WHERE sha256 = ?", (sha256,)).fetchone()
+        return (row[0], json.loads(zlib.decompress(row[1]))) if row else None
 
     # ----- batches -----
 

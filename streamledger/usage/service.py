@@ -47,6 +47,10 @@ def build_feeder(
     keys = oracle_keys(deployment, keystores)
     signer = OracleSigner(keys, deployment.oracle_threshold or 1)
     directory = CustomerDirectory.from_chain(chain.billing(deployment.billing)) if chain else CustomerDirectory()
+    if chain is not None and "clock" not in options:
+        # "Now" is the chain's time: what a deadline is checked against, and on a development chain moved
+        # forward by time travel.
+        options["clock"] = lambda: chain.w3.eth.get_block("latest")["timestamp"]
     return Feeder(
         deployment,
         Journal(state_dir / "journal.sqlite"),

@@ -77,7 +77,7 @@ def test_external_signer_round_trip_with_cast(billing, deployment, registered, a
     env = {
         **os.environ,
         "ORACLE_PASSWORD": "s3cret",
-        "RPC_URL": "http://127.0.0.1:8545",
+        "RPC_URL": web3.provider.endpoint_uri,
         "DEPLOYER_KEY": "0x" + dev_oracle_key(5).hex(),
     }  # any funded account may submit
     from brownie import accounts as brownie_accounts

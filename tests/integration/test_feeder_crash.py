@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict
 
 import pytest
-from brownie import accounts, chain
+from brownie import accounts, chain, web3
 from eth_account import Account
 
 from tests.conftest import DAY, now
@@ -69,7 +69,7 @@ def feed(deployment_path, state, logs, **popen):
         "--max-lines",
         "4",
     ]
-    env = {**os.environ, "DEPLOYER_KEY": KEEPER_KEY, "RPC_URL": "http://127.0.0.1:8545"}
+    env = {**os.environ, "DEPLOYER_KEY": KEEPER_KEY, "RPC_URL": web3.provider.endpoint_uri}
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
 
 

@@ -12,7 +12,6 @@ from streamledger.deployment import Deployment
 from streamledger.keeper import Keeper
 from tests.conftest import DAY, time_travel
 
-RPC = "http://127.0.0.1:8545"
 ANVIL_KEY_0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 
 
@@ -82,7 +81,16 @@ def test_keeper_command_runs_without_brownie(billing, customers, deployment, tmp
     time_travel(30 * DAY + 60)
 
     out = subprocess.run(
-        [sys.executable, "-m", "streamledger.cli", "keeper", "--rpc", RPC, "--deployment", str(path)],
+        [
+            sys.executable,
+            "-m",
+            "streamledger.cli",
+            "keeper",
+            "--rpc",
+            web3.provider.endpoint_uri,
+            "--deployment",
+            str(path),
+        ],
         capture_output=True,
         text=True,
         env={"DEPLOYER_KEY": ANVIL_KEY_0, "PATH": "/usr/bin:/bin"},

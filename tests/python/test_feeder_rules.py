@@ -5,9 +5,7 @@ import hashlib
 import json
 
 import pytest
-from eth_account import Account
 
-from streamledger.deployment import Deployment
 from streamledger.oracle import dev_oracle_key, merkle_proof, records_leaf, verify_proof
 from streamledger.usage.feeder import CustomerDirectory, Feeder, OracleSigner
 from streamledger.usage.journal import Journal
@@ -21,24 +19,8 @@ HEADER = "session_id,customer,device_id,content_id,meter,start,end,bytes"
 
 
 @pytest.fixture
-def deployment():
-    keys = [dev_oracle_key(i) for i in range(3)]
-    return Deployment(
-        network="test",
-        chain_id=31337,
-        billing="0x" + "42" * 20,
-        token="0x" + "43" * 20,
-        token_decimals=6,
-        token_symbol="tUSD",
-        modules={},
-        deployer="0x" + "44" * 20,
-        block=0,
-        meters={"premium_minutes": 1, "gb_delivered": 2},
-        meter_units={"premium_minutes": "minute", "gb_delivered": "MB"},
-        vod_titles={"the_long_night": 1},
-        oracle_signers=[Account.from_key(k).address for k in keys],
-        oracle_threshold=2,
-    )
+def deployment(offline_deployment):
+    return offline_deployment
 
 
 @pytest.fixture
