@@ -72,6 +72,8 @@ class Sender:
 
 def _revert_data(exc: Exception) -> bytes | None:
     data = getattr(exc, "data", None)
+    if data is None and exc.args and isinstance(exc.args[0], dict):
+        data = exc.args[0].get("data")
     if isinstance(data, str) and data.startswith("0x"):
         return bytes.fromhex(data[2:])
     if isinstance(data, dict):  # some nodes nest it
@@ -122,6 +124,10 @@ class Chain:
         try:
             tx = call.build_transaction(params)
         except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
+            raise self._failure(what, exc) from None
+        except ValueError as exc:  # brownie's revert middleware raises ValueError({'data': ...})
+            if not (exc.args and isinstance(exc.args[0], dict) and "data" in exc.args[0]):
+                raise
             raise self._failure(what, exc) from None
         return self._send(tx, what)
 
