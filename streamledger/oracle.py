@@ -21,23 +21,23 @@ checks both paths give the same digest.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+import coincurve
+import numpy as np
 from eth_abi import encode as abi_encode
 from eth_account import Account as EthAccount
 from eth_account.messages import encode_typed_data
 from eth_utils import to_checksum_address
+from sha3 import keccak_256 as _keccak_256  # safe-pysha3: C, several times faster than eth_utils' backend
 
-try:  # the C implementation (safe-pysha3) is several times faster than eth_utils.keccak's default backend
-    from sha3 import keccak_256 as _keccak_256
 
-    def keccak(data: bytes = b"", text: str | None = None) -> bytes:
-        return _keccak_256(text.encode() if text is not None else data).digest()
+def keccak(data: bytes = b"", text: str | None = None) -> bytes:
+    return _keccak_256(text.encode() if text is not None else data).digest()
 
-except ImportError:  # pragma: no cover - safe-pysha3 comes with the requirements
-    from eth_utils import keccak
 
 DOMAIN_NAME = "StreamLedger Billing"
 DOMAIN_VERSION = "1"
@@ -64,6 +64,7 @@ class SignatureError(ValueError):
     """A signature does not recover to an oracle signer of this batch, or signatures are missing."""
 
 
+@functools.lru_cache(maxsize=64)
 def domain_separator(chain_id: int, billing: str) -> bytes:
     return keccak(
         abi_encode(
@@ -90,14 +91,27 @@ def records_leaf(index: int, customer_id: int, records_hash: bytes) -> bytes:
 
 def records_leaves(lines: Sequence[tuple[int, bytes]]) -> list[bytes]:
     """Leaves for (customer id, records hash) pairs in line order; records_leaf, without per-call overhead."""
-    try:
-        from sha3 import keccak_256 as k
-    except ImportError:  # pragma: no cover
-        return [records_leaf(i, cid, rh) for i, (cid, rh) in enumerate(lines)]
+    k = _keccak_256
     return [
         k(k(i.to_bytes(32, "big") + cid.to_bytes(32, "big") + rh).digest()).digest()
         for i, (cid, rh) in enumerate(lines)
     ]
+
+
+def packed_leaves(packed: bytes, hashes: bytes) -> list[bytes]:
+    """The leaves of a batch from its packed lines (settleUsage's `lines`: 4-byte customer id and 4-byte
+    quantity each) and its records hashes (32 bytes each, in line order): records_leaf for every line, the
+    96-byte preimages laid out in one buffer instead of built line by line."""
+    n = len(packed) // 8
+    if len(packed) != 8 * n or len(hashes) != 32 * n:
+        raise ValueError(f"{len(packed)} bytes of lines and {len(hashes)} bytes of records hashes do not match")
+    rows = np.zeros((n, 96), np.uint8)
+    rows[:, 28:32] = np.arange(n, dtype=">u4").view(np.uint8).reshape(n, 4)
+    rows[:, 60:64] = np.frombuffer(packed, np.uint8).reshape(n, 8)[:, :4]
+    rows[:, 64:] = np.frombuffer(hashes, np.uint8).reshape(n, 32)
+    view = memoryview(rows.tobytes())
+    k = _keccak_256
+    return [k(k(view[at : at + 96]).digest()).digest() for at in range(0, 96 * n, 96)]
 
 
 def _pair(a: bytes, b: bytes) -> bytes:
@@ -108,9 +122,13 @@ def merkle_root(leaves: Sequence[bytes]) -> bytes:
     """Root of the sorted-pair tree over `leaves` (an odd node moves up unpaired)."""
     if not leaves:
         return b"\x00" * 32
+    k = _keccak_256
     level = list(leaves)
     while len(level) > 1:
-        level = [_pair(level[i], level[i + 1]) if i + 1 < len(level) else level[i] for i in range(0, len(level), 2)]
+        up = [k(a + b if a < b else b + a).digest() for a, b in zip(level[0::2], level[1::2], strict=False)]
+        if len(level) % 2:
+            up.append(level[-1])
+        level = up
     return level[0]
 
 
@@ -189,8 +207,8 @@ class UsageBatchData:
             + keccak(packed if packed is not None else self.packed_lines())
         )
 
-    def digest(self, chain_id: int, billing: str) -> bytes:
-        return _eip712_digest(domain_separator(chain_id, billing), self.struct_hash())
+    def digest(self, chain_id: int, billing: str, packed: bytes | None = None) -> bytes:
+        return _eip712_digest(domain_separator(chain_id, billing), self.struct_hash(packed))
 
     def typed_data(self, chain_id: int, billing: str) -> dict:
         """The batch as eth_signTypedData_v4 JSON (what an external signer is shown and signs)."""
@@ -289,9 +307,16 @@ def _domain(chain_id: int, billing: str) -> dict:
 # ----- signatures --------------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=64)
+def _private_key(key: bytes) -> coincurve.PrivateKey:
+    return coincurve.PrivateKey(key)
+
+
 def sign_digest(digest: bytes, key: bytes) -> bytes:
-    """A 65-byte (r, s, v) signature of an EIP-712 digest, low-s as every eth-account signature."""
-    return bytes(EthAccount.unsafe_sign_hash(digest, key).signature)
+    """A 65-byte (r, s, v) signature of an EIP-712 digest: libsecp256k1's deterministic (RFC 6979), low-s
+    signature, byte for byte what eth-account makes, without re-deriving the key for every batch."""
+    signature = _private_key(bytes(key)).sign_recoverable(digest, hasher=None)
+    return signature[:64] + bytes([signature[64] + 27])
 
 
 def recover(digest: bytes, signature: bytes) -> str:

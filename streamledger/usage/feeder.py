@@ -19,10 +19,12 @@ import hashlib
 import logging
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 from eth_account import Account as EthAccount
 from tqdm import tqdm
@@ -35,7 +37,9 @@ from ..oracle import (
     UsageBatchData,
     UsageLine,
     export_typed_data,
+    merkle_root,
     ordered_signatures,
+    packed_leaves,
     sign_with_keys,
 )
 from .aggregate import rental_reports, usage_lines
@@ -77,7 +81,8 @@ class CustomerDirectory:
         return cls(lookup)
 
     def frame(self, customers: Iterable[str], chunk: int = 500) -> pl.DataFrame:
-        wanted = [c for c in dict.fromkeys(customers) if c not in self._cache]
+        customers = list(dict.fromkeys(customers))
+        wanted = [c for c in customers if c not in self._cache]
         if self._lookup is None:  # a fixed table: whoever is not in it is unknown
             self._cache.update((c, (0, 0)) for c in wanted)
             wanted = []
@@ -85,9 +90,10 @@ class CustomerDirectory:
             part = wanted[i : i + chunk]
             for address, entry in zip(part, self._lookup(part), strict=True):
                 self._cache[address] = entry
-        rows = [(c, *self._cache[c]) for c in dict.fromkeys(customers)]
+        entries = [self._cache[c] for c in customers]
         return pl.DataFrame(
-            rows, schema={"customer": pl.String, "customer_id": pl.Int64, "streams": pl.Int64}, orient="row"
+            {"customer": customers, "customer_id": [e[0] for e in entries], "streams": [e[1] for e in entries]},
+            schema={"customer": pl.String, "customer_id": pl.Int64, "streams": pl.Int64},
         )
 
 
@@ -200,13 +206,16 @@ class Feeder:
         path = Path(path)
         now = int(self.clock()) if now is None else now
         data = read_bytes(path)
-        sha = hashlib.sha256(data).hexdigest()
+        with ThreadPoolExecutor(1) as pool:  # hashlib releases the GIL: the fingerprint is taken while parsing
+            fingerprint = pool.submit(lambda: hashlib.sha256(data).hexdigest())
+            raw = read_log(path, data)
+            valid, quarantined = validate(raw, set(self.meter_units), self.titles)
+            del raw
+            sha = fingerprint.result()
         report = FileReport(str(path))
         previous = self.journal.file_processed(sha)
         report.replayed = previous is not None
-        raw = read_log(path, data)
-        report.records = raw.height
-        valid, quarantined = validate(raw, set(self.meter_units), self.titles)
+        report.records = valid.height + quarantined.height
         directory = self.directory.frame(valid["customer"].unique().to_list())
         seen = self.journal.seen_sessions(now - self.dedupe_days * DAY)
         flagged = flag_fraud(
@@ -218,13 +227,17 @@ class Feeder:
             skew=self.skew,
             default_streams=self.default_streams,
         )
+        del valid
+        is_clean = pl.col(FLAG).is_null()
         billable = pl.col("meter").is_in(list(self.meter_units)) | pl.col("meter").str.starts_with("rental:")
-        clean = flagged.filter(pl.col(FLAG).is_null())
-        report.billed = clean.filter(billable).height
-        report.included = clean.height - report.billed
-        report.flagged = flagged.height - clean.height
+        clean, billed = flagged.select(is_clean.sum().alias("clean"), (is_clean & billable).sum().alias("billed")).row(
+            0
+        )
+        report.billed = billed
+        report.included = clean - billed
+        report.flagged = flagged.height - clean
         report.quarantined = quarantined.height
-        report.flags = dict(flagged.filter(pl.col(FLAG).is_not_null())[FLAG].value_counts().iter_rows())
+        report.flags = dict(flagged.filter(~is_clean)[FLAG].value_counts().iter_rows())
         report.reasons = dict(quarantined[REASON].value_counts().iter_rows())
         report.check()
 
@@ -237,39 +250,51 @@ class Feeder:
             return report
         if report.replayed:
             log.warning("%s: same content as %s, processed before: nothing billed", path, previous)
-        batches = list(self._usage_batches(sha, lines, now)) + list(self._rental_batches(sha, rentals, now))
-        report.batches = len(batches)
-        sessions = clean["session_id"].to_list()
-        with self.journal.transaction() as db:
-            if not report.replayed:
-                snapshot = {c: [i, n] for c, i, n in directory.iter_rows()}
-                self.journal.add_file(db, sha, str(path), _counts(report), sessions, now, snapshot)
-            for row, payload_lines in batches:
-                if self.journal.batch(row.batch_id) is None:
-                    self.journal.add_batch(db, row, payload_lines)
+        with ThreadPoolExecutor(1) as pool:  # polars and zlib release the GIL: this overlaps with the hashing
+            sessions = flagged.lazy().filter(is_clean).select(pl.col("session_id").str.join("\n"))
+            packed_sessions = None if report.replayed else pool.submit(_pack_sessions, sessions)
+            del flagged
+            batches = list(self._usage_batches(sha, lines, now)) + list(self._rental_batches(sha, rentals, now))
+            report.batches = len(batches)
+            with self.journal.transaction() as db:
+                if packed_sessions is not None:
+                    snapshot = Journal.pack_directory(*(directory[c].to_list() for c in directory.columns))
+                    self.journal.add_file(db, sha, str(path), _counts(report), packed_sessions.result(), now, snapshot)
+                for row, hashes, counts in batches:
+                    if self.journal.batch(row.batch_id) is None:
+                        self.journal.add_batch(db, row, hashes, counts)
         return report
 
     def _usage_batches(self, sha: str, lines: pl.DataFrame, now: int):
-        chain_id = self.deployment.chain_id
-        for (meter, window_start), group in lines.group_by(["meter", "window_start"], maintain_order=True):
-            rows = group.rows()
-            for chunk_start in range(0, len(rows), self.max_lines):
-                chunk = rows[chunk_start : chunk_start + self.max_lines]
-                usage = [UsageLine(int(r[2]), int(r[3]), r[4]) for r in chunk]
+        """Signed batches of at most max_lines lines, one meter and window each, in the order of `lines`
+        (sorted by meter, window, customer). Yields (row, records hashes, record counts)."""
+        if lines.is_empty():
+            return
+        chain_id, billing = self.deployment.chain_id, self.deployment.billing
+        # every line's 8 payload bytes, 32-byte records hash and 4-byte count, laid out once for all batches
+        packed = np.column_stack([lines["customer_id"].to_numpy(), lines["quantity"].to_numpy()]).astype(">u4")
+        packed = packed.tobytes()
+        hashes = b"".join(lines["records_hash"].to_list())
+        counts = lines["records"].to_numpy().astype(">u4").tobytes()
+        groups = (
+            lines.with_row_index("_at")
+            .group_by("meter", "window_start", maintain_order=True)
+            .agg(pl.col("_at").first(), pl.len())
+        )
+        for meter, window_start, first, size in groups.iter_rows():
+            for a in range(first, first + size, self.max_lines):
+                b = min(a + self.max_lines, first + size)
+                payload, records = packed[8 * a : 8 * b], hashes[32 * a : 32 * b]
+                root = merkle_root(packed_leaves(payload, records))
                 batch = UsageBatchData(
-                    batch_id=0,
+                    batch_id=_batch_id(chain_id, billing, "usage", meter, window_start, payload, root),
                     deadline=now + self.deadline,
                     meter_id=self.deployment.meters[meter],
-                    window_start=int(window_start),
-                    window_end=int(window_start) + self.window,
-                    lines=usage,
+                    window_start=window_start,
+                    window_end=window_start + self.window,
+                    _root=root,
                 )
-                packed = batch.packed_lines()
-                root = batch.records_root()
-                batch.batch_id = _batch_id(
-                    chain_id, self.deployment.billing, "usage", meter, window_start, packed, root
-                )
-                signatures = self.signer.sign(batch.digest(chain_id, self.deployment.billing))
+                signatures = self.signer.sign(batch.digest(chain_id, billing, payload))
                 row = BatchRow(
                     batch.batch_id,
                     "usage",
@@ -279,12 +304,12 @@ class Feeder:
                     batch.window_start,
                     batch.window_end,
                     batch.deadline,
-                    packed,
+                    payload,
                     root,
                     b"".join(signatures),
                     self.signer.status(signatures),
                 )
-                yield row, [(r[2], r[3], r[4], r[5]) for r in chunk]
+                yield row, records, counts[4 * a : 4 * b]
 
     def _rental_batches(self, sha: str, rentals: pl.DataFrame, now: int):
         chain_id = self.deployment.chain_id
@@ -313,7 +338,7 @@ class Feeder:
                 b"".join(signatures),
                 self.signer.status(signatures),
             )
-            yield row, []
+            yield row, b"", b""
 
     def _write_reports(self, path: Path, quarantined: pl.DataFrame, flagged: pl.DataFrame, dry_run: bool) -> None:
         if dry_run:
@@ -452,6 +477,10 @@ class Feeder:
         status = "pending" if len(combined) >= self.deployment.oracle_threshold else "unsigned"
         self.journal.set_signatures(batch_id, row.deadline, b"".join(combined), status)
         return len(combined)
+
+
+def _pack_sessions(sessions: pl.LazyFrame) -> bytes:
+    return Journal.pack_sessions((sessions.collect().item() or "").encode())
 
 
 def _counts(report: FileReport) -> dict[str, int]:

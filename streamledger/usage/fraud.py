@@ -38,11 +38,12 @@ def flag_fraud(
     skew: int = 300,
     default_streams: int = 1,
 ) -> pl.DataFrame:
-    """`valid` plus FLAG (null when clean), customer_id and streams. `directory` maps customer (lower-case
-    address) to customer_id (0 = unknown) and streams (0 = no entitled plan: `default_streams` apply)."""
+    """`valid` plus FLAG (null when clean), customer_id and streams, in `valid`'s row order. `directory` maps
+    customer (lower-case address) to customer_id (0 = unknown) and streams (0 = no entitled plan:
+    `default_streams` apply)."""
     df = (
         valid.with_row_index("_row")
-        .join(directory, on="customer", how="left")
+        .join(directory, on="customer", how="left", maintain_order="left")
         .with_columns(pl.col("customer_id").fill_null(0), pl.col("streams").fill_null(0))
     )
     earlier = pl.lit(False)
@@ -64,40 +65,47 @@ def flag_fraud(
         .otherwise(None)
     )
     df = df.with_columns(flag.alias(FLAG))
-    clean = df.filter(pl.col(FLAG).is_null())
+    rule_columns = ("_row", "customer_id", "device_id", "start", "end", "streams")
+    clean = df.lazy().filter(pl.col(FLAG).is_null()).select(rule_columns).collect()
     over_day = _over_a_day(clean)
-    concurrent = _over_stream_limit(clean.filter(~pl.col("_row").is_in(over_day.implode())), default_streams)
-    return df.with_columns(
-        pl.when(pl.col(FLAG).is_not_null())
-        .then(pl.col(FLAG))
-        .when(pl.col("_row").is_in(over_day.implode()))
-        .then(pl.lit(OVER_DAY))
-        .when(pl.col("_row").is_in(concurrent.implode()))
-        .then(pl.lit(CONCURRENT))
-        .otherwise(None)
-        .alias(FLAG)
-    ).drop("_row")
+    still_clean = clean.filter(~_mask(df.height, over_day).gather(clean["_row"]))
+    concurrent = _over_stream_limit(still_clean, default_streams)
+    # rules 6 and 7 only ever flag clean rows, and never the same row
+    flags = df[FLAG].scatter(over_day, OVER_DAY).scatter(concurrent, CONCURRENT)
+    return df.with_columns(flags).drop("_row")
+
+
+def _mask(height: int, rows: pl.Series) -> pl.Series:
+    """A boolean column, True at `rows`."""
+    return pl.Series([], dtype=pl.Boolean).extend_constant(False, height).scatter(rows, True)
 
 
 def _over_a_day(clean: pl.DataFrame) -> pl.Series:
     """Rows of device-days (by session start, UTC) whose sessions add up to more than 24 hours."""
-    keyed = clean.with_columns((pl.col("start") // DAY).alias("_day"))
-    bad = (
-        keyed.group_by("customer", "device_id", "_day")
-        .agg((pl.col("end") - pl.col("start")).sum().alias("_seconds"))
-        .filter(pl.col("_seconds") > DAY)
-    )
-    return keyed.join(bad, on=["customer", "device_id", "_day"], how="semi")["_row"]
+    seconds = pl.col("end") - pl.col("start")
+    day = pl.col("customer_id") * 2**24 + pl.col("start") // DAY  # ids < 2**32, days < 2**24 (validation)
+    # a device-day can only go over if its customer-day does: the string key is grouped for those rows only
+    busy = clean.filter(seconds.sum().over(day) > DAY)
+    return busy.filter(seconds.sum().over(day, "device_id") > DAY)["_row"]
 
 
 def _over_stream_limit(clean: pl.DataFrame, default_streams: int) -> pl.Series:
-    """Rows whose start takes the customer's concurrent streams above their limit. A sweep over start (+1)
-    and end (-1) events per customer; at equal times ends come first (back-to-back sessions do not overlap)."""
+    """Rows whose start takes the customer's concurrent streams above their limit.
+
+    Starts and ends are each sorted by one integer key: customer id (or its rank) above 41 bits of time
+    offset and a last bit that puts an end before a start at the same second (back-to-back sessions do not
+    overlap); equal starts keep line order. The streams live at a start are the starts up to it minus the
+    ends before it: every earlier customer's starts and ends cancel out, leaving this customer's."""
     if clean.is_empty():
         return pl.Series("_row", [], dtype=pl.UInt32)
+    t0 = min(clean["start"].min(), clean["end"].min())  # timestamps are < 2**40 (validation): offsets too
+    customer = pl.col("customer_id")
+    if clean["customer_id"].max() >= 2**22:
+        customer = customer.rank("dense").cast(pl.Int64)
+    high = customer * 2**41
     limit = pl.when(pl.col("streams") > 0).then(pl.col("streams")).otherwise(default_streams)
-    starts = clean.select("customer", pl.col("start").alias("_t"), pl.lit(1).alias("_d"), "_row", limit.alias("_limit"))
-    ends = clean.select("customer", pl.col("end").alias("_t"), pl.lit(-1).alias("_d"), "_row", limit.alias("_limit"))
-    events = pl.concat([starts, ends]).sort("customer", "_t", "_d")
-    events = events.with_columns(pl.col("_d").cum_sum().over("customer").alias("_live"))
-    return events.filter((pl.col("_d") == 1) & (pl.col("_live") > pl.col("_limit")))["_row"]
+    starts = clean.select((high + (pl.col("start") - t0) * 2 + 1).alias("_key"), "_row", limit.alias("_limit"))
+    starts = starts.sort("_key", maintain_order=True)
+    ends = clean.select((high + (pl.col("end") - t0) * 2).alias("_key")).sort("_key")["_key"]
+    live = pl.int_range(1, starts.height + 1, eager=True) - ends.search_sorted(starts["_key"]).cast(pl.Int64)
+    return starts.filter(live > starts["_limit"])["_row"]

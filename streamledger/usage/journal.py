@@ -15,7 +15,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
 import polars as pl
+
+VERSION = 2  # PRAGMA user_version of the journal format this code writes
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -40,6 +43,8 @@ CREATE TABLE IF NOT EXISTS batches (
     deadline INTEGER NOT NULL,
     payload BLOB NOT NULL,             -- packed lines or rentals, as signed and sent
     records_root BLOB,
+    records_hashes BLOB,               -- usage: each line's records hash, 32 bytes, in line order
+    record_counts BLOB,                -- usage: each line's number of records, 4 bytes big-endian
     signatures BLOB NOT NULL,          -- 65 bytes each, sorted by signer
     status TEXT NOT NULL,              -- unsigned | pending | settled | rejected
     tx_hash TEXT,
@@ -47,17 +52,12 @@ CREATE TABLE IF NOT EXISTS batches (
     created_at INTEGER NOT NULL,
     settled_at INTEGER
 );
-CREATE TABLE IF NOT EXISTS lines (
-    batch_id INTEGER NOT NULL,
-    idx INTEGER NOT NULL,
-    customer_id INTEGER NOT NULL,
-    quantity INTEGER NOT NULL,
-    records_hash BLOB NOT NULL,
-    records INTEGER NOT NULL,
-    PRIMARY KEY (batch_id, idx)
-);
 CREATE INDEX IF NOT EXISTS batches_status ON batches (status);
 """
+
+
+class JournalError(RuntimeError):
+    """The journal file cannot be used by this version of the feeder."""
 
 
 @dataclass
@@ -88,7 +88,16 @@ class Journal:
         self.db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")  # a commit survives a crash of the machine, not just us
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        tables = self.db.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
+        if version != VERSION and tables:
+            self.db.close()
+            raise JournalError(
+                f"{self.path}: journal format {version}, this feeder reads format {VERSION}; "
+                "settle its pending batches with the feeder that wrote it, then start a new journal"
+            )
         self.db.executescript(SCHEMA)
+        self.db.execute(f"PRAGMA user_version = {VERSION}")
 
     def close(self) -> None:
         self.db.close()
@@ -119,18 +128,27 @@ class Journal:
                 ids.extend(text.split("\n"))
         return pl.Series("session_id", ids, dtype=pl.String)
 
+    @staticmethod
+    def pack_sessions(sessions: bytes) -> bytes:
+        """A file's clean session ids (UTF-8, one per line) as add_file stores them."""
+        return zlib.compress(sessions, 1)
+
+    @staticmethod
+    def pack_directory(customers: list[str], ids: list[int], streams: list[int]) -> bytes:
+        """The customer directory the fraud rules used, as add_file stores it: {customer: [id, streams]}."""
+        return zlib.compress(orjson.dumps(dict(zip(customers, zip(ids, streams, strict=True), strict=True))), 1)
+
     def add_file(
         self,
         db: sqlite3.Connection,
         sha256: str,
         path: str,
         counts: dict[str, int],
-        sessions: list[str],
+        sessions: bytes,
         now: int,
-        directory: dict[str, list[int]],
+        directory: bytes,
     ) -> None:
-        blob = zlib.compress("\n".join(sessions).encode(), 1)
-        snapshot = zlib.compress(json.dumps(directory).encode(), 1)
+        """`sessions` and `directory` packed by pack_sessions and pack_directory."""
         db.execute(
             "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -141,8 +159,8 @@ class Journal:
                 counts["billed"],
                 counts["flagged"],
                 counts["quarantined"],
-                blob,
-                snapshot,
+                sessions,
+                directory,
             ),
         )
 
@@ -153,11 +171,15 @@ class Journal:
 
     # ----- batches -----
 
-    def add_batch(self, db: sqlite3.Connection, batch: BatchRow, lines: list[tuple[int, int, bytes, int]]) -> None:
+    def add_batch(self, db: sqlite3.Connection, batch: BatchRow, hashes: bytes = b"", counts: bytes = b"") -> None:
+        """A usage batch comes with its lines' records hashes (32 bytes each) and record counts (4 bytes each,
+        big-endian), in the order of its payload."""
+        if batch.kind == "usage" and not (len(hashes) == 4 * len(batch.payload) == 8 * len(counts)):
+            raise ValueError(f"batch {batch.batch_id}: records hashes or counts do not match its lines")
         db.execute(
             "INSERT INTO batches (batch_id, kind, file_sha256, meter_key, meter_id, window_start, window_end, "
-            "deadline, payload, records_root, signatures, status, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "deadline, payload, records_root, records_hashes, record_counts, signatures, status, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 batch.batch_id,
                 batch.kind,
@@ -169,14 +191,12 @@ class Journal:
                 batch.deadline,
                 batch.payload,
                 batch.records_root,
+                hashes if batch.kind == "usage" else None,
+                counts if batch.kind == "usage" else None,
                 batch.signatures,
                 batch.status,
                 int(time.time()),
             ),
-        )
-        db.executemany(
-            "INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?)",
-            [(batch.batch_id, i, cid, qty, rh, n) for i, (cid, qty, rh, n) in enumerate(lines)],
         )
 
     def batches(self, *statuses: str) -> list[BatchRow]:
@@ -198,10 +218,23 @@ class Journal:
         return BatchRow(*row) if row else None
 
     def lines(self, batch_id: int) -> list[tuple[int, int, bytes, int]]:
-        return self.db.execute(
-            "SELECT customer_id, quantity, records_hash, records FROM lines WHERE batch_id = ? ORDER BY idx",
+        """A usage batch's lines: (customer id, quantity, records hash, records), in payload order."""
+        row = self.db.execute(
+            "SELECT payload, records_hashes, record_counts FROM batches WHERE batch_id = ? AND kind = 'usage'",
             (batch_id,),
-        ).fetchall()
+        ).fetchone()
+        if row is None:
+            return []
+        payload, hashes, counts = row
+        return [
+            (
+                int.from_bytes(payload[8 * i : 8 * i + 4], "big"),
+                int.from_bytes(payload[8 * i + 4 : 8 * i + 8], "big"),
+                hashes[32 * i : 32 * i + 32],
+                int.from_bytes(counts[4 * i : 4 * i + 4], "big"),
+            )
+            for i in range(len(payload) // 8)
+        ]
 
     def set_signatures(self, batch_id: int, deadline: int, signatures: bytes, status: str) -> None:
         self.db.execute(

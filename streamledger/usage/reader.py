@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import orjson
@@ -62,19 +63,21 @@ def _finish(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def _read_csv(data: bytes) -> pl.DataFrame:
-    if not data.strip():
+    if not data or data.isspace():
         return _empty()
-    try:
-        df = pl.read_csv(
-            io.BytesIO(data),
-            infer_schema=False,
-            truncate_ragged_lines=True,
-            encoding="utf8-lossy",
-            quote_char='"',
-        )
-    except pl.exceptions.ComputeError:
-        return _read_csv_python(data)
-    newlines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    with ThreadPoolExecutor(1) as pool:  # polars parses without the GIL: count the lines meanwhile
+        counted = pool.submit(data.count, b"\n")
+        try:
+            df = pl.read_csv(
+                io.BytesIO(data),
+                infer_schema=False,
+                truncate_ragged_lines=True,
+                encoding="utf8-lossy",
+                quote_char='"',
+            )
+        except pl.exceptions.ComputeError:
+            return _read_csv_python(data)
+        newlines = counted.result() + (0 if data.endswith(b"\n") else 1)
     if newlines != df.height + 1:  # a quoted field spans lines: get exact line numbers the slow way
         return _read_csv_python(data)
     df = df.with_row_index(LINE, offset=2).with_columns(pl.col(LINE).cast(pl.Int64))

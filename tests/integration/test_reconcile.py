@@ -73,7 +73,13 @@ def test_a_batch_the_journal_calls_settled_but_the_chain_lacks_is_a_missing_char
 
 
 def test_an_edited_journal_quantity_is_an_amount_mismatch(deployment, month, tmp_path):
-    journal = edited_journal(month, tmp_path, "UPDATE lines SET quantity = quantity + 5 WHERE idx = 0")
+    def raise_first_quantity(db):  # line 0 of every usage batch: quantity (payload bytes 4-8) + 5
+        for batch_id, payload in db.execute("SELECT batch_id, payload FROM batches WHERE kind = 'usage'").fetchall():
+            quantity = int.from_bytes(payload[4:8], "big") + 5
+            edited = payload[:4] + quantity.to_bytes(4, "big") + payload[8:]
+            db.execute("UPDATE batches SET payload = ? WHERE batch_id = ?", (edited, batch_id))
+
+    journal = edited_journal(month, tmp_path, raise_first_quantity)
     report = reconcile(deployment, tmp_path, journal=journal)
     assert kinds(report) == {AMOUNT}
 
@@ -154,9 +160,10 @@ def test_the_command_exits_non_zero_when_something_does_not_reconcile(
     assert json.loads((tmp_path / "out" / "reconciliation.json").read_text())["ok"] is False
 
 
-def edited_journal(month, tmp_path, sql):
+def edited_journal(month, tmp_path, edit):
+    """A copy of the month's journal changed by `edit`: an SQL statement or a function of the connection."""
     copy = tmp_path / "journal.sqlite"
     shutil.copy(month["journal"], copy)
     with sqlite3.connect(copy) as db:
-        db.execute(sql)
+        edit(db) if callable(edit) else db.execute(edit)
     return Journal(copy)

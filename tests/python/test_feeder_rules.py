@@ -88,6 +88,34 @@ def test_malformed_record_is_quarantined_with_its_line_and_reason(feeder, tmp_pa
     assert quarantine(feeder) == [f"{path},3,{reason}"]
 
 
+def test_padded_or_upper_case_meter_keys_and_inner_blanks_are_accepted(feeder, tmp_path):
+    rows = [
+        ("s1", ALICE.upper().replace("0X", "0x"), "tv", "ch1", " Premium_Minutes ", T, T + 600, 0),
+        ("s2", ALICE, "living room tv", "chaîne 1", "premium_minutes", T + 900, T + 1500, ""),
+        ("s3", ALICE, " tv", "ch1", "", T + 2000, T + 2600, 0),
+    ]
+    report = feeder.process_file(csv_log(tmp_path, *rows))
+    assert report.quarantined == 0 and (report.billed, report.included) == (2, 1)
+    (row,) = feeder.journal.batches("pending")
+    assert feeder.journal.lines(row.batch_id)[0][:2] == (1, 20)  # one line: 2 x 10 minutes
+
+
+def test_the_first_broken_rule_is_the_reason(feeder, tmp_path):
+    rows = [
+        ("", "0xnope", "tv", "ch1", "holo", "x", "y", -1),  # everything wrong: the first rule wins
+        ("s2", "0xnope", "tv", "ch1", "holo", T, T, 0),
+        ("s3", ALICE, "tv", "ch1", "holo", T, T, 0),
+        ("s4", ALICE, "tv\x01", "ch1", "holo", T, T, 0),
+    ]
+    feeder.process_file(csv_log(tmp_path, *rows))
+    assert [line.split(",", 2)[2] for line in quarantine(feeder)] == [
+        "missing session_id",
+        "bad customer address",
+        "unknown meter",
+        "control characters in device_id",
+    ]
+
+
 def test_invalid_utf8_and_blank_lines_are_quarantined(feeder, tmp_path):
     path = tmp_path / "bytes.csv"
     good = ",".join(str(x) for x in session("s1")).encode()
@@ -163,6 +191,23 @@ def test_streams_beyond_the_plan_limit_are_flagged(feeder, tmp_path):
     report = feeder.process_file(csv_log(tmp_path, *rows))
     assert report.flags == {"concurrent streams over the plan limit": 1}
     assert fraud(feeder) == ["concurrent streams over the plan limit"]
+
+
+def test_sessions_starting_the_same_second_flag_the_later_line(feeder, tmp_path):
+    rows = [session("b1", BOB, "tv", T, 30), session("b2", BOB, "phone", T, 30), session("b3", BOB, "pc", T, 30)]
+    feeder.process_file(csv_log(tmp_path, *rows))
+    with (feeder.out_dir / "fraud.csv").open(newline="") as fp:
+        flagged = [(row["line"], row["session_id"]) for row in csv.DictReader(fp)]
+    assert flagged == [("3", "b2"), ("4", "b3")]  # Bob may watch 1 stream: the first line in the file is kept
+
+
+def test_a_day_of_viewing_spread_over_devices_is_not_flagged(feeder, tmp_path):
+    day = T - T % 86_400
+    # 30 hours in the customer-day, but no device over 24 h (Alice may watch 2 streams)
+    rows = [session(f"t{i}", ALICE, "tv", day + i * 3600 * 5, 300) for i in range(3)]
+    rows += [session(f"p{i}", ALICE, "phone", day + i * 3600 * 5, 300) for i in range(3)]
+    report = feeder.process_file(csv_log(tmp_path, *rows))
+    assert report.flags == {} and report.billed == 6
 
 
 def test_more_than_a_day_of_viewing_per_device_day_is_flagged(feeder, tmp_path):
