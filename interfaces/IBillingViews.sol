@@ -126,8 +126,9 @@ interface IBillingViews is IBillingTypes, IBillingErrors, IBillingEvents {
         returns (uint32[] memory ids, uint16[] memory streams);
 
     /// @notice Checks that `recordsHash` is line `lineIndex` (customer `customerId`) of a batch whose signed
-    /// records root is `root`. Leaf = keccak256(bytes.concat(keccak256(abi.encode(lineIndex, customerId,
-    /// recordsHash)))), OpenZeppelin MerkleProof (sorted pairs).
+    /// records root is `root`. Leaf = keccak256(abi.encode(lineIndex, customerId, recordsHash)), OpenZeppelin
+    /// MerkleProof (sorted pairs). One hash suffices: a 96-byte leaf preimage can never pass for an inner
+    /// node (64 bytes) without a keccak collision.
     function verifyRecords(
         bytes32 root,
         uint256 lineIndex,

@@ -86,16 +86,16 @@ def _u256(value: int) -> bytes:
 
 
 def records_leaf(index: int, customer_id: int, records_hash: bytes) -> bytes:
-    return keccak(keccak(_u256(index) + _u256(customer_id) + records_hash))
+    """keccak256(abi.encode(uint256 index, uint32 customerId, bytes32 recordsHash)). Hashed once, not twice
+    as OpenZeppelin's standard tree does: that guards leaves of 64 bytes, which could pass for inner nodes;
+    these are 96."""
+    return keccak(_u256(index) + _u256(customer_id) + records_hash)
 
 
 def records_leaves(lines: Sequence[tuple[int, bytes]]) -> list[bytes]:
     """Leaves for (customer id, records hash) pairs in line order; records_leaf, without per-call overhead."""
     k = _keccak_256
-    return [
-        k(k(i.to_bytes(32, "big") + cid.to_bytes(32, "big") + rh).digest()).digest()
-        for i, (cid, rh) in enumerate(lines)
-    ]
+    return [k(i.to_bytes(32, "big") + cid.to_bytes(32, "big") + rh).digest() for i, (cid, rh) in enumerate(lines)]
 
 
 def packed_leaves(packed: bytes, hashes: bytes) -> list[bytes]:
@@ -111,7 +111,7 @@ def packed_leaves(packed: bytes, hashes: bytes) -> list[bytes]:
     rows[:, 64:] = np.frombuffer(hashes, np.uint8).reshape(n, 32)
     view = memoryview(rows.tobytes())
     k = _keccak_256
-    return [k(k(view[at : at + 96]).digest()).digest() for at in range(0, 96 * n, 96)]
+    return [k(view[at : at + 96]).digest() for at in range(0, 96 * n, 96)]
 
 
 def _pair(a: bytes, b: bytes) -> bytes:
@@ -261,11 +261,12 @@ class RentalBatchData:
     def header(self) -> tuple:
         return (self.batch_id, self.deadline)
 
-    def struct_hash(self) -> bytes:
-        return keccak(RENTAL_BATCH_TYPEHASH + _u256(self.batch_id) + _u256(self.deadline) + keccak(self.packed()))
+    def struct_hash(self, packed: bytes | None = None) -> bytes:
+        rentals = keccak(packed if packed is not None else self.packed())
+        return keccak(RENTAL_BATCH_TYPEHASH + _u256(self.batch_id) + _u256(self.deadline) + rentals)
 
-    def digest(self, chain_id: int, billing: str) -> bytes:
-        return _eip712_digest(domain_separator(chain_id, billing), self.struct_hash())
+    def digest(self, chain_id: int, billing: str, packed: bytes | None = None) -> bytes:
+        return _eip712_digest(domain_separator(chain_id, billing), self.struct_hash(packed))
 
     def typed_data(self, chain_id: int, billing: str) -> dict:
         return {

@@ -324,7 +324,7 @@ contract ViewModule is IBillingViews, BillingStorage {
         bytes32 recordsHash,
         bytes32[] calldata proof
     ) external pure returns (bool) {
-        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(lineIndex, customerId, recordsHash))));
+        bytes32 leaf = keccak256(abi.encode(lineIndex, customerId, recordsHash));
         return MerkleProof.verifyCalldata(proof, root, leaf);
     }
 

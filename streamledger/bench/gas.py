@@ -44,9 +44,16 @@ class FastSender:
         self.nonces: dict[str, int] = {}
         self.pending: list[bytes] = []
         self.chain_id = w3.eth.chain_id
+        self.gas_price = w3.eth.gas_price
+        self._addresses: dict[bytes, str] = {}
+
+    def address(self, key: bytes) -> str:
+        if key not in self._addresses:
+            self._addresses[key] = EthAccount.from_key(key).address
+        return self._addresses[key]
 
     def send(self, key: bytes, to: str, data: str, gas: int = 400_000) -> None:
-        address = EthAccount.from_key(key).address
+        address = self.address(key)
         nonce = self.nonces.get(address)
         if nonce is None:
             nonce = self.w3.eth.get_transaction_count(address)
@@ -54,7 +61,7 @@ class FastSender:
             "to": to,
             "data": data,
             "gas": gas,
-            "gasPrice": self.w3.eth.gas_price,
+            "gasPrice": self.gas_price,
             "nonce": nonce,
             "chainId": self.chain_id,
             "value": 0,

@@ -312,18 +312,22 @@ class Feeder:
                 yield row, records, counts[4 * a : 4 * b]
 
     def _rental_batches(self, sha: str, rentals: pl.DataFrame, now: int):
-        chain_id = self.deployment.chain_id
-        rows = rentals.rows()
-        for start in range(0, len(rows), MAX_RENTALS):
-            chunk = rows[start : start + MAX_RENTALS]
-            batch = RentalBatchData(
-                0,
-                now + self.deadline,
-                [RentalReport(int(cid), self.deployment.vod_titles[title], int(first)) for title, cid, first in chunk],
-            )
-            packed = batch.packed()
-            batch.batch_id = _batch_id(chain_id, self.deployment.billing, "rental", "", 0, packed, b"")
-            signatures = self.signer.sign(batch.digest(chain_id, self.deployment.billing))
+        """Signed batches of at most MAX_RENTALS rental reports, in the order of `rentals`. Yields (row, b"",
+        b"") like _usage_batches."""
+        if rentals.is_empty():
+            return
+        chain_id, billing = self.deployment.chain_id, self.deployment.billing
+        # 13 bytes a report, as settleRentals reads them: customer id (4), title id (4), first play (5)
+        titles = rentals["title"].replace_strict(self.deployment.vod_titles, return_dtype=pl.Int64).to_numpy()
+        packed = np.zeros((rentals.height, 13), np.uint8)
+        packed[:, 0:4] = rentals["customer_id"].to_numpy().astype(">u4").view(np.uint8).reshape(-1, 4)
+        packed[:, 4:8] = titles.astype(">u4").view(np.uint8).reshape(-1, 4)
+        packed[:, 8:13] = rentals["first_play_at"].to_numpy().astype(">u8").view(np.uint8).reshape(-1, 8)[:, 3:]
+        packed = packed.tobytes()
+        for a in range(0, rentals.height, MAX_RENTALS):
+            payload = packed[13 * a : 13 * min(a + MAX_RENTALS, rentals.height)]
+            batch = RentalBatchData(_batch_id(chain_id, billing, "rental", "", 0, payload, b""), now + self.deadline)
+            signatures = self.signer.sign(batch.digest(chain_id, billing, payload))
             row = BatchRow(
                 batch.batch_id,
                 "rental",
@@ -333,7 +337,7 @@ class Feeder:
                 None,
                 None,
                 batch.deadline,
-                packed,
+                payload,
                 None,
                 b"".join(signatures),
                 self.signer.status(signatures),

@@ -42,6 +42,28 @@ def test_a_log_file_is_charged_per_customer_minute_rounded_up(billing, feeder, r
     assert billing.balanceOf(bob) == 10 * unit
 
 
+def test_the_contract_verifies_each_line_against_its_records(billing, feeder, registered, alice, bob, unit, tmp_path):
+    from streamledger.oracle import merkle_proof, records_leaf
+
+    registered(alice, 10 * unit)
+    registered(bob, 10 * unit)
+    t = now() - DAY
+    rows = [
+        (f"s{i}", who.address, "tv", "ch9", "premium_minutes", t + i * 900, t + i * 900 + 600, 0)
+        for i, who in enumerate([alice, bob, alice])
+    ]
+    feeder.process_file(write_log(tmp_path / "day.csv", rows))
+    (row,) = feeder.journal.batches("pending")
+    lines = feeder.journal.lines(row.batch_id)
+    leaves = [records_leaf(i, cid, rh) for i, (cid, _, rh, _) in enumerate(lines)]
+    for i, (cid, _, records_hash, _) in enumerate(lines):
+        proof = merkle_proof(leaves, i)
+        assert billing.verifyRecords(row.records_root, i, cid, records_hash, proof)
+        assert not billing.verifyRecords(row.records_root, i, cid, bytes(32), proof)  # other records
+        assert not billing.verifyRecords(row.records_root, i, cid + 7, records_hash, proof)  # another customer
+    assert not billing.verifyRecords(row.records_root, 1, lines[0][0], lines[0][2], merkle_proof(leaves, 0))
+
+
 def test_reprocessing_the_same_file_bills_nothing_more(billing, feeder, registered, alice, unit, tmp_path):
     registered(alice, 10 * unit)
     t = now() - DAY
