@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eth_abi import encode as abi_encode
 from web3 import Web3
 
 from .catalogue import Catalogue
@@ -235,10 +236,20 @@ class Reconciler:
         trips). Every view used here returns one uint256."""
         out: list[Any] = []
         to = self.billing.address
+        encoders: dict[str, tuple[str, list[str]]] = {}
+        for name, _ in calls:
+            if name not in encoders:
+                fn = self.billing.get_function_by_name(name)
+                types = [i["type"] for i in fn.abi["inputs"]]
+                encoders[name] = ("0x" + Web3.keccak(text=f"{name}({','.join(types)})")[:4].hex(), types)
+
+        def data(name: str, args: tuple) -> str:
+            selector, types = encoders[name]
+            return selector + abi_encode(types, list(args)).hex()
+
         for i in range(0, len(calls), 500):
             payload = [
-                ("eth_call", [{"to": to, "data": self.billing.encode_abi(name, args=list(args))}, hex(block)])
-                for name, args in calls[i : i + 500]
+                ("eth_call", [{"to": to, "data": data(name, args)}, hex(block)]) for name, args in calls[i : i + 500]
             ]
             responses = sorted(self.w3.provider.make_batch_request(payload), key=lambda r: r["id"])
             for response in responses:
