@@ -37,7 +37,7 @@ GOALS = {
 
 class FastSender:
     """Signs and sends raw transactions for many local keys with explicit nonces and gas limits (no
-    estimation, no waiting per transaction): fast set-up of thousands of customers."""
+    estimation, no waiting per transaction): fast set-up of thousands of customers on anvil."""
 
     def __init__(self, w3: Web3):
         self.w3 = w3
@@ -53,6 +53,11 @@ class FastSender:
         return self._addresses[key]
 
     def send(self, key: bytes, to: str, data: str, gas: int = 400_000) -> None:
+        if not self.pending:
+            # a burst is pooled and mined into full blocks by wait(): a few hundred blocks for a set-up of tens
+            # of thousands of transactions instead of a block each (anvil keeps a state snapshot per block, in
+            # memory and then on disk), and no dependence on automine picking up the tail of a burst
+            self.w3.provider.make_request("evm_setAutomine", [False])
         address = self.address(key)
         nonce = self.nonces.get(address)
         if nonce is None:
@@ -71,7 +76,16 @@ class FastSender:
         self.nonces[address] = nonce + 1
 
     def wait(self) -> list[Any]:
-        receipts = [self.w3.eth.wait_for_transaction_receipt(h) for h in self.pending]
+        """Mines the pooled burst into blocks, turns automine back on and checks every receipt."""
+        try:
+            for _ in range(len(self.pending) + 1):
+                status = self.w3.provider.make_request("txpool_status", [])["result"]
+                if int(status["pending"], 16) + int(status["queued"], 16) == 0:
+                    break
+                self.w3.provider.make_request("evm_mine", [])
+        finally:
+            self.w3.provider.make_request("evm_setAutomine", [True])
+        receipts = [self.w3.eth.get_transaction_receipt(h) for h in self.pending]
         self.pending = []
         self.nonces = {}  # other senders may use these accounts before the next phase
         failed = [r for r in receipts if r["status"] != 1]
