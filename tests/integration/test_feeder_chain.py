@@ -15,6 +15,13 @@ def feeder(deployment, operator, tmp_path):
     return build_feeder(Chain(web3, Sender(operator.address)), deployment, tmp_path / "state")
 
 
+def yesterday():
+    """An hour into yesterday's usage window (UTC day): rows a few hours apart stay in one closed window
+    whatever the time of day the test runs."""
+    t = now()
+    return t - t % DAY - DAY + 3600
+
+
 def write_log(path, rows):
     path.write_text(HEADER + "".join(",".join(str(x) for x in r) + "\n" for r in rows))
     return path
@@ -23,7 +30,7 @@ def write_log(path, rows):
 def test_a_log_file_is_charged_per_customer_minute_rounded_up(billing, feeder, registered, alice, bob, unit, tmp_path):
     registered(alice, 10 * unit)
     registered(bob, 10 * unit)
-    t = now() - DAY
+    t = yesterday()
     log = write_log(
         tmp_path / "day1.csv",
         [
@@ -47,7 +54,7 @@ def test_the_contract_verifies_each_line_against_its_records(billing, feeder, re
 
     registered(alice, 10 * unit)
     registered(bob, 10 * unit)
-    t = now() - DAY
+    t = yesterday()
     rows = [
         (f"s{i}", who.address, "tv", "ch9", "premium_minutes", t + i * 900, t + i * 900 + 600, 0)
         for i, who in enumerate([alice, bob, alice])
@@ -66,7 +73,7 @@ def test_the_contract_verifies_each_line_against_its_records(billing, feeder, re
 
 def test_reprocessing_the_same_file_bills_nothing_more(billing, feeder, registered, alice, unit, tmp_path):
     registered(alice, 10 * unit)
-    t = now() - DAY
+    t = yesterday()
     log = write_log(tmp_path / "day1.csv", [("s1", alice.address, "tv", "ch9", "premium_minutes", t, t + 600, 0)])
     feeder.process_file(log)
     feeder.submit()
@@ -91,7 +98,7 @@ def test_external_signer_round_trip_with_cast(billing, deployment, registered, a
     from streamledger.oracle import dev_oracle_key
 
     registered(alice, 10 * unit)
-    t = now() - DAY
+    t = yesterday()
     log = write_log(tmp_path / "day.csv", [("s1", alice.address, "tv", "ch9", "premium_minutes", t, t + 600, 0)])
     (tmp_path / "deployment.json").write_text(json.dumps(asdict(deployment)))
     keystore = tmp_path / "oracle0.json"
