@@ -9,12 +9,13 @@ BIN := $(VENV)/bin
 # brownie launches anvil/ganache from PATH; the venv links them from node_modules.
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: help setup demo test bench lint compile clean
+.PHONY: help setup demo test bench lint compile slither invariants fuzz-deep clean
 
 help:
 	@echo "make demo   - the main job on the embedded local chain (anvil launched by brownie)"
 	@echo "make test   - the whole suite: lint, contract and Python tests"
 	@echo "make bench  - gas and pipeline benchmarks (benchmarks/results/*.json, README, docs/scaling.md)"
+	@echo "make fuzz-deep - the invariant suite at 1,200,000 calls (hours; not part of make test)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,8 +47,20 @@ lint: setup
 demo: compile
 	$(BIN)/brownie run scripts/demo.py
 
-# The whole suite on anvil, then the contract suite again on ganache (same bytecode, shanghai).
-test: lint compile
+# Static analysis: 0 untriaged findings (docs/slither-triage.md), and at least one contract analysed.
+slither: setup
+	$(BIN)/python tools/slither_check.py
+
+# The invariant suite (tests/invariant/, forge from npm, offline): at least 10,000 state transitions.
+invariants: setup
+	$(BIN)/python tools/invariants.py
+
+fuzz-deep: setup
+	$(BIN)/python tools/invariants.py --deep
+
+# Lint, static analysis, the invariant suite, the whole suite on anvil, then the contract suite again on
+# ganache (same bytecode, shanghai).
+test: lint compile slither invariants
 	$(BIN)/brownie test tests
 	$(BIN)/brownie test tests/unit tests/integration/test_smoke.py tests/integration/test_usage_smoke.py --network ganache
 
