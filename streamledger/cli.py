@@ -25,7 +25,7 @@ import os
 import sys
 from pathlib import Path
 
-from .chain import Chain, Sender, TransactionFailed
+from .chain import Chain, Sender, TransactionFailed, connect_web3
 from .deployment import Deployment
 from .money import fmt_units
 
@@ -83,7 +83,9 @@ def cmd_feed_run(args: argparse.Namespace) -> int:
         f"batches: {result.settled} settled now ({result.gas:,} gas), {result.already} settled before, "
         f"{result.rejected} rejected, {result.waiting} waiting for signatures"
     )
-    return 1 if result.rejected else 0
+    for error in result.errors:
+        print(f"  error: {error}", file=sys.stderr)
+    return 1 if result.rejected or result.errors else 0
 
 
 def cmd_feed_follow(args: argparse.Namespace) -> int:  # pragma: no cover - a service loop
@@ -137,9 +139,8 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     from .usage.journal import Journal
 
     deployment = Deployment.load(args.deployment)
-    from web3 import Web3
 
-    w3 = Web3(Web3.HTTPProvider(args.rpc, request_kwargs={"timeout": 120}))
+    w3 = connect_web3(args.rpc, timeout=120)
     started = time.monotonic()
     reconciler = Reconciler(w3, deployment, Path(args.state), confirmations=args.confirmations, chunk=args.chunk)
     block = reconciler.sync()
@@ -179,13 +180,11 @@ def _period_bounds(period: int) -> tuple[int, int]:
 def cmd_statements(args: argparse.Namespace) -> int:
     import json as _json
 
-    from web3 import Web3
-
     from .reconcile import Reconciler
     from .statements import block_timestamps, build_statements, provider_report, seal, statement_blocks, write_statement
 
     deployment = Deployment.load(args.deployment)
-    w3 = Web3(Web3.HTTPProvider(args.rpc, request_kwargs={"timeout": 120}))
+    w3 = connect_web3(args.rpc, timeout=120)
     start, end = (args.start, args.end) if args.start is not None else _period_bounds(args.period)
     reconciler = Reconciler(w3, deployment, Path(args.state))
     reconciler.sync()

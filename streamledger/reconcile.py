@@ -26,6 +26,7 @@ from eth_abi import encode as abi_encode
 from web3 import Web3
 
 from .catalogue import Catalogue
+from .chain import retrying
 from .deployment import Deployment
 from .events import EventReader
 from .ledger import Ledger, ceil_div, split_shares
@@ -251,7 +252,8 @@ class Reconciler:
             payload = [
                 ("eth_call", [{"to": to, "data": data(name, args)}, hex(block)]) for name, args in calls[i : i + 500]
             ]
-            responses = sorted(self.w3.provider.make_batch_request(payload), key=lambda r: r["id"])
+            batch = retrying(lambda p=payload: self.w3.provider.make_batch_request(p), "reconciliation views")
+            responses = sorted(batch, key=lambda r: r["id"])
             for response in responses:
                 if "error" in response:
                     raise RuntimeError(f"eth_call failed during reconciliation: {response['error']}")

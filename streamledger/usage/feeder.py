@@ -29,7 +29,7 @@ import polars as pl
 from eth_account import Account as EthAccount
 from tqdm import tqdm
 
-from ..chain import Chain, TransactionFailed
+from ..chain import Chain, NotMined, TransactionFailed
 from ..deployment import Deployment
 from ..oracle import (
     RentalBatchData,
@@ -387,7 +387,15 @@ class Feeder:
         pending = self.journal.batches("pending")
         report.waiting = len(self.journal.batches("unsigned"))
         for row in tqdm(pending, desc="submitting", unit="batch", disable=not progress, leave=False):
-            self._submit_one(row, report)
+            try:
+                self._submit_one(row, report)
+            except NotMined as exc:
+                # the node would not mine it: the batch stays pending (the next run checks batchSettled
+                # first, so nothing is billed twice) and so do the rest
+                log.error("%s", exc)
+                report.errors.append(str(exc))
+                report.waiting += len(pending) - pending.index(row)
+                break
         return report
 
     def _submit_one(self, row: BatchRow, report: SubmitReport) -> None:
