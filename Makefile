@@ -15,7 +15,7 @@ help:
 	@echo "make demo   - the main job on the embedded local chain (anvil launched by brownie)"
 	@echo "make test   - the whole suite: lint, contract and Python tests"
 	@echo "make bench  - gas and pipeline benchmarks (benchmarks/results/*.json, README, docs/scaling.md)"
-	@echo "make fuzz-deep - the invariant suite at 1,200,000 calls (hours; not part of make test)"
+	@echo "make fuzz-deep - the invariant suite at 1,700,000 calls (about half an hour; not in make test)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

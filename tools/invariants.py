@@ -1,7 +1,7 @@
 """Runs the invariant suite (tests/invariant/) with forge and checks that it did enough to mean something.
 
     python tools/invariants.py              # make test: 80 runs x 200 calls, at least 10,000 transitions
-    python tools/invariants.py --deep       # make fuzz-deep: 6,000 runs x 200 calls, at least 1,000,000
+    python tools/invariants.py --deep       # make fuzz-deep: 8,500 runs x 200 calls, at least 1,000,000
 
 Forge calls the handler's actions at random and checks every invariant after each call. A pass alone could
 hide a handler whose actions all fail quietly, so after each run the suite appends how many calls changed

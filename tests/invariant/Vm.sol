@@ -11,6 +11,7 @@ interface Vm {
     }
 
     function warp(uint256 timestamp) external;
+    function load(address target, bytes32 slot) external view returns (bytes32);
     function prank(address sender) external;
     function startPrank(address sender) external;
     function stopPrank() external;
