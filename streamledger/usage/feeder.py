@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 DAY = 86_400
 MAX_LINES = 400  # per usage batch: about 2.4 M gas, well inside any block
 MAX_RENTALS = 200
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula
 
 
 class FeederError(RuntimeError):
@@ -348,13 +349,14 @@ class Feeder:
         if dry_run:
             return
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        source = _cell(str(path))
         q = self.out_dir / "quarantine.csv"
         new = not q.exists()
         with q.open("a", newline="") as fp:
             writer = csv.writer(fp)
             if new:
                 writer.writerow(["source", "line", "reason"])
-            writer.writerows((str(path), line, reason) for line, reason in quarantined.iter_rows())
+            writer.writerows((source, line, _cell(reason)) for line, reason in quarantined.iter_rows())
         f = self.out_dir / "fraud.csv"
         new = not f.exists()
         rows = flagged.filter(pl.col(FLAG).is_not_null()).select("line", "session_id", "customer", "device_id", FLAG)
@@ -362,7 +364,7 @@ class Feeder:
             writer = csv.writer(fp)
             if new:
                 writer.writerow(["source", "line", "session_id", "customer", "device_id", "reason"])
-            writer.writerows((str(path), *row) for row in rows.iter_rows())
+            writer.writerows([source, *map(_cell, row)] for row in rows.iter_rows())
 
     def _preview_charges(self, lines: pl.DataFrame, rentals: pl.DataFrame) -> dict[int, int]:
         """What a dry run would charge each customer id, in token units, at the chain's current prices."""
@@ -489,6 +491,13 @@ class Feeder:
         status = "pending" if len(combined) >= self.deployment.oracle_threshold else "unsigned"
         self.journal.set_signatures(batch_id, row.deadline, b"".join(combined), status)
         return len(combined)
+
+
+def _cell(value):
+    """A value for a human-facing CSV report (quarantine.csv, fraud.csv), which people open in spreadsheets:
+    text that a spreadsheet would take for a formula (`=cmd|' /C calc'!A0`, `@SUM(...)`) gets a leading
+    single quote. The journal keeps every value exactly."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
 
 
 def _pack_sessions(sessions: pl.LazyFrame) -> bytes:

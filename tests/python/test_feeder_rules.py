@@ -229,6 +229,23 @@ def test_end_before_start_future_timestamps_and_unknown_customers_are_flagged(fe
     assert report.flags == {"end before start": 1, "timestamp in the future": 1, "unknown customer": 2}
 
 
+def test_fraud_report_cells_a_spreadsheet_would_run_as_formulas_are_quoted_but_the_journal_is_exact(feeder, tmp_path):
+    rows = [
+        session("=cmd|' /C calc'!A0", STRANGER, "@SUM(1+1)*cmd|' /C calc'!A0"),  # unknown customer: flagged
+        session("+1+1", ALICE, "\u202egnp.exe"),  # clean
+        session("+1+1", ALICE, "-2+3", start=T + 3600),  # its duplicate: flagged
+    ]
+    feeder.process_file(csv_log(tmp_path, *rows))
+
+    with (feeder.out_dir / "fraud.csv").open(newline="") as fp:
+        flagged = [(row["session_id"], row["customer"], row["device_id"]) for row in csv.DictReader(fp)]
+    assert flagged == [
+        ("'=cmd|' /C calc'!A0", STRANGER, "'@SUM(1+1)*cmd|' /C calc'!A0"),
+        ("'+1+1", ALICE, "'-2+3"),
+    ]
+    assert feeder.journal.seen_sessions(0).to_list() == ["+1+1"]  # what duplicate checks compare: exact
+
+
 # ----- aggregation and batches -----------------------------------------------------------------------------
 
 
