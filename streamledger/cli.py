@@ -11,6 +11,8 @@
     streamledger statements --deployment ... --period 202611 [--commit]
     streamledger verify-statement STATEMENT.json --rpc URL
     streamledger simulate --customers 1000 --days 7 --seed 1 --out logs/
+    streamledger adapt <flussonic|xtream|nginx> INPUT... --subscribers MAP [--streams MAP] [--meters POLICY]
+                       --out canonical.csv --quarantine exceptions.csv   (platform exports -> session records)
 
 Node: --rpc (default $RPC_URL or http://127.0.0.1:8545). Transactions are signed with $DEPLOYER_KEY, or
 $DEPLOYER_KEYSTORE (+ $DEPLOYER_PASSWORD or a prompt). Oracle keys: --oracle-keystore (repeat; password in
@@ -246,6 +248,31 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_adapt(args: argparse.Namespace) -> int:
+    from .usage.adapters import adapt
+
+    options = {}
+    if args.source == "nginx":
+        options = {"segment_seconds": args.segment_seconds, "idle_gap": args.idle_gap, "token_param": args.token_param}
+        if args.stream_pattern:
+            options["stream_pattern"] = args.stream_pattern
+    report = adapt(
+        args.source,
+        args.inputs,
+        args.out,
+        args.quarantine,
+        args.subscribers,
+        streams=args.streams,
+        meters=args.meters,
+        key_file=args.key_file,
+        namespace=args.namespace,
+        **options,
+    )
+    print(report.summary())
+    print(f"canonical records in {args.out}, quarantined and held in {args.quarantine}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="streamledger", description=__doc__.split("\n\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -334,6 +361,22 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--no-replay", action="store_true", help="do not add a resent copy of the first file")
     sim.add_argument("--out", default="out/logs")
     sim.set_defaults(func=cmd_simulate)
+
+    ad = sub.add_parser("adapt", help="platform exports (Flussonic, Xtream UI, nginx) to canonical session records")
+    ad.add_argument("source", choices=("flussonic", "xtream", "nginx"))
+    ad.add_argument("inputs", nargs="+", help="export files, read in order as one stream (.gz too)")
+    ad.add_argument("--subscribers", required=True, help="platform user id / token -> customer address (CSV, JSON)")
+    ad.add_argument("--streams", help="stream id or name -> type and content id (CSV, JSON; needed for xtream)")
+    ad.add_argument("--meters", help="meter policy (YAML, JSON): which meter each kind of play bills")
+    ad.add_argument("--key-file", help="adapter key for device pseudonyms (default: adapter.key beside --subscribers)")
+    ad.add_argument("--namespace", help="session id prefix (default: the source name); one per platform instance")
+    ad.add_argument("--out", required=True, help="the canonical CSV to write (.csv or .csv.gz)")
+    ad.add_argument("--quarantine", required=True, help="the exceptions CSV: quarantined and held records")
+    ad.add_argument("--segment-seconds", type=float, default=6.0, help="nginx: segment length (default 6)")
+    ad.add_argument("--idle-gap", type=float, help="nginx: seconds without a request that end a session (3 segments)")
+    ad.add_argument("--token-param", default="token", help="nginx: the query parameter holding the token")
+    ad.add_argument("--stream-pattern", help="nginx: regex over the request path with a (?P<stream>...) group")
+    ad.set_defaults(func=cmd_adapt)
     return parser
 
 
