@@ -716,3 +716,76 @@ def test_cli_registers_adapt_beside_the_other_commands():
 def test_record_row_matches_the_canonical_columns():
     record = Record("s", ALICE, "d", "c", "premium_minutes", 1, 2, 3)
     assert dict(zip(CANONICAL, record.row(), strict=True))["meter"] == "premium_minutes"
+
+
+# ----- Flussonic over HTTP: the event sink -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def sink(tmp_path):
+    import threading
+
+    from streamledger.usage.adapters.sink import make_server
+
+    server = make_server(tmp_path / "events", port=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server, f"http://127.0.0.1:{server.server_address[1]}/events"
+    server.shutdown()
+    server.server_close()
+
+
+def test_events_posted_by_flussonic_are_adapted_like_a_log_file(sink, tmp_path):
+    import requests
+
+    server, url = sink
+    batch = [play_closed("s1"), {"type": "play_opened", "id": "s2"}, play_closed("s3", user_id="1002")]
+    assert requests.post(url, json=batch, timeout=10).status_code == 200
+    assert requests.post(url, json=play_closed("s4"), timeout=10).status_code == 200  # one object
+    assert requests.post(url, data=jsonl(play_closed("s5")), timeout=10).status_code == 200  # JSON lines
+
+    files = sorted((tmp_path / "events").iterdir())
+    out, exceptions = tmp_path / "canonical.csv", tmp_path / "exceptions.csv"
+    report = run(FlussonicAdapter(config()), files, out, exceptions)
+    with out.open(newline="") as fp:
+        rows = list(csv.DictReader(fp))
+    assert server.files.received == 5
+    assert sorted(r["session_id"] for r in rows) == ["flussonic-s1", "flussonic-s3", "flussonic-s4", "flussonic-s5"]
+    assert report.summary()
+
+
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        (b"{not json", 400),
+        (b"[1, 2]", 400),  # not objects
+        (b'{"type": "play_closed"}\n[', 400),  # a broken JSON line
+    ],
+)
+def test_a_bad_body_is_refused_whole_and_nothing_is_written(sink, tmp_path, body, status):
+    import requests
+
+    server, url = sink
+    response = requests.post(url, data=body, timeout=10)
+    assert response.status_code == status
+    assert response.text.strip()
+    assert server.files.received == 0
+    assert not any((tmp_path / "events").iterdir())
+
+
+def test_a_body_over_the_limit_is_refused_with_413(tmp_path):
+    import threading
+
+    import requests
+
+    from streamledger.usage.adapters.sink import make_server
+
+    server = make_server(tmp_path / "events", port=0, max_body=100)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        assert requests.post(url, json=[play_closed("s1")] * 5, timeout=10).status_code == 413
+        assert server.files.received == 0
+    finally:
+        server.shutdown()
+        server.server_close()
