@@ -13,6 +13,8 @@
     streamledger simulate --customers 1000 --days 7 --seed 1 --out logs/
     streamledger adapt <flussonic|xtream|nginx> INPUT... --subscribers MAP [--streams MAP] [--meters POLICY]
                        --out canonical.csv --quarantine exceptions.csv   (platform exports -> session records)
+    streamledger auth serve --deployment ... --streams streams.yaml --keys auth-keys.json [--listen HOST:PORT]
+                       (authorization backend for Flussonic and middleware; also auth keygen, auth issue-token)
 
 Node: --rpc (default $RPC_URL or http://127.0.0.1:8545). Transactions are signed with $DEPLOYER_KEY, or
 $DEPLOYER_KEYSTORE (+ $DEPLOYER_PASSWORD or a prompt). Oracle keys: --oracle-keystore (repeat; password in
@@ -22,6 +24,7 @@ $ORACLE_PASSWORD), or the development oracle keys on a local chain.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -273,6 +276,16 @@ def cmd_adapt(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_receive_events(args: argparse.Namespace) -> int:  # pragma: no cover - a service loop
+    from .usage.adapters.sink import make_server
+
+    server = make_server(Path(args.dir), args.host, args.port)
+    print(f"receiving Flussonic events on http://{args.host}:{args.port}/ into {args.dir}")
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="streamledger", description=__doc__.split("\n\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -377,6 +390,18 @@ def build_parser() -> argparse.ArgumentParser:
     ad.add_argument("--token-param", default="token", help="nginx: the query parameter holding the token")
     ad.add_argument("--stream-pattern", help="nginx: regex over the request path with a (?P<stream>...) group")
     ad.set_defaults(func=cmd_adapt)
+
+    sink = sub.add_parser("receive-events", help="HTTP event sink for Flussonic: POSTed events to hourly JSONL files")
+    sink.add_argument(
+        "--dir", required=True, help="folder of events-YYYYMMDDHH.jsonl files (adapt flussonic reads them)"
+    )
+    sink.add_argument("--host", default="127.0.0.1")
+    sink.add_argument("--port", type=int, default=8089)
+    sink.set_defaults(func=cmd_receive_events)
+
+    from .auth.commands import add_parser as add_auth_parser
+
+    add_auth_parser(sub)  # streamledger auth serve | keygen | issue-token (docs/auth-backend.md)
     return parser
 
 
