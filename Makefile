@@ -71,6 +71,8 @@ bench: compile
 	$(BIN)/brownie run scripts/bench_gas.py
 	$(BIN)/python -m streamledger.bench.pipeline feeder
 	$(BIN)/brownie run scripts/bench_reconcile.py
+	if command -v wrk >/dev/null; then $(BIN)/python -m streamledger.bench.auth --connections 16 64 256; \
+	else echo "wrk not installed (apt-get install wrk): the auth backend benchmark is skipped"; fi
 	$(BIN)/python -m streamledger.bench.publish
 
 clean:

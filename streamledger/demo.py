@@ -16,6 +16,7 @@ Everything it writes goes to out/demo/ (git-ignored).
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import time
@@ -123,6 +124,8 @@ def run(
         if i % 8 == 3:
             wallet.transact(billing.functions.setSpendingCap(2 * unit), "spending cap")
     upgrader = next(c for c in population.customers if c.plan == "basic" and c.address != short)
+    auth = _AuthCheck(w3, dep, out, short)
+    result.notes.append(auth.ask("after subscribing"))
     ppv_buyers = [c for c in population.customers if c.address != short][:3]
 
     feeder = build_feeder(chain.with_sender(Sender(dev_accounts[1])), dep, out / "feeder", max_lines=100)
@@ -175,6 +178,9 @@ def run(
             f"escrow buckets; short customer {short[:10]} is {state}"
         )
 
+    result.notes.append(auth.ask("after the missed renewals"))
+    auth.stop()
+
     print("5/7 providers withdraw their earnings")
     for provider_id in dep.providers.values():
         payee = billing.functions.providerPayout(provider_id).call()
@@ -213,6 +219,73 @@ def run(
     print()
     print(summary(chain, result, recon, reconciler.ledger))
     return result
+
+
+class _AuthCheck:
+    """The streaming server's question, asked of the authorization backend (`streamledger auth serve`) as
+    Flussonic asks it: may the short customer's set-top box play `news-24` (a Basic-plan channel)?"""
+
+    STREAM = "news-24"
+
+    def __init__(self, w3, dep: Deployment, out: Path, customer: str):
+        from .auth.testing import ServiceProcess
+        from .auth.tokens import KeyRing, issue_token
+
+        folder = out / "auth"
+        folder.mkdir(parents=True, exist_ok=True)
+        keys = folder / "keys.json"
+        keys.write_text(json.dumps(KeyRing.generate("demo")))
+        keys.chmod(0o600)
+        self.customer = customer
+        self.token = issue_token(KeyRing.load(keys), customer, "stb-0001", 400 * DAY)
+        self.service = ServiceProcess(
+            "--rpc",
+            w3.provider.endpoint_uri,
+            "--deployment",
+            str(dep.save(folder)),
+            "--streams",
+            str(Path(__file__).resolve().parents[1] / "catalogue" / "streams-development.yaml"),
+            "--keys",
+            str(keys),
+            log=folder / "service.log",
+        ).start()
+        self.w3 = w3
+
+    def ask(self, when: str) -> str:
+        import urllib.error
+        import urllib.parse
+        import urllib.request
+
+        block = self.w3.eth.block_number
+        deadline = time.monotonic() + 10
+        while self.service.status().get("block", block) < block and time.monotonic() < deadline:
+            time.sleep(0.1)  # the service has seen the latest block
+        query = urllib.parse.urlencode(
+            {
+                "name": self.STREAM,
+                "proto": "hls",
+                "ip": "198.51.100.7",
+                "request_type": "new_session",
+                "session_id": f"demo-{block}",
+                "token": self.token,
+                "stream_clients": 0,
+                "total_clients": 0,
+                "duration": 0,
+                "bytes": 0,
+                "dvr": "false",
+                "user_agent": "STB/1.0",
+                "referer": "",
+            }
+        )
+        try:
+            with urllib.request.urlopen(f"{self.service.url}/flussonic/auth?{query}", timeout=5) as r:
+                answer = f"{r.status} (X-Max-Sessions {r.headers.get('X-Max-Sessions')})"
+        except urllib.error.HTTPError as exc:
+            answer = f"{exc.code} ({exc.headers.get('X-Reason') or 'refused'})"
+        return f"auth backend {when}: {self.customer[:10]} plays {self.STREAM}? {answer}"
+
+    def stop(self) -> None:
+        self.service.stop()
 
 
 def _fund_wallets(chain: Chain, population: Population, funder: str) -> dict[str, Chain]:
