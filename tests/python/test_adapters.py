@@ -789,3 +789,16 @@ def test_a_body_over_the_limit_is_refused_with_413(tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_xtream_csv_a_bare_carriage_return_is_data_and_line_numbers_stay_true(tmp_path):
+    text = (
+        XTREAM_HEADER
+        + "\r\n"
+        + f"98001,1001,1201,1,Kodi\r20,{IP},ts,{T},{T + 1800},DE,x,,0\r\n"  # a CR inside the user agent
+        + f"98004,3003,1201,1,okhttp/4.9,{IP},ts,{T},{T + 60},DE,x,,0\r\n"
+    )
+    rows, entries, report = adapt(XtreamAdapter(xtream_config()), tmp_path, text.encode(), "user_activity.csv")
+    assert [r["session_id"] for r in rows] == ["xtream-98001"]  # one record, not two broken halves
+    assert [(e["line"], e["reason"]) for e in entries] == [("3", "unknown subscriber")]
+    report.check()

@@ -68,7 +68,7 @@ class XtreamAdapter(Adapter):
     def _csv_rows(self, path: Path):
         """(line, None, row) of a CSV export; a row with fewer fields than the header (a cut line) is reported."""
         with open_text(path) as fp:
-            reader = csv.reader(fp)
+            reader = csv.reader(_lf_lines(fp))
             header = next(reader, None)
             if header is None:
                 return
@@ -81,6 +81,7 @@ class XtreamAdapter(Adapter):
                 if len(fields) < len(header):
                     yield line, None, f"truncated row ({len(fields)} of {len(header)} fields)"
                 else:
+                    fields = [f.replace(_CR, "\r") for f in fields]
                     values = [None if f.strip() in NULLS else f.strip() for f in fields]
                     yield line, None, dict(zip(header, values, strict=False))
                 line = reader.line_num + 1
@@ -133,3 +134,27 @@ class XtreamAdapter(Adapter):
             end=end[0],
             bytes=0,
         )
+
+
+# A line ends at a line feed only. The csv module would end a record at a bare carriage return too (and
+# miscount every line after it), so while it reads, each one stands in as a lone surrogate, which text decoded
+# from UTF-8 never holds, and fields get it back.
+_CR = "\ud800"
+
+
+def _lf_lines(fp) -> Iterator[str]:
+    pending = ""
+    while chunk := fp.read(1 << 16):
+        pending += chunk
+        *lines, pending = pending.split("\n")
+        for line in lines:
+            yield _protect(line) + "\n"
+    if pending:
+        yield _protect(pending)
+
+
+def _protect(line: str) -> str:
+    if "\r" not in line:
+        return line
+    body, crlf = (line[:-1], "\r") if line.endswith("\r") else (line, "")
+    return body.replace("\r", _CR) + crlf
