@@ -106,7 +106,7 @@ def test_killed_and_restarted_feeder_charges_exactly_what_a_clean_run_does(
     state = tmp_path / "crashy"
     for _ in range(20):  # 20 random points; the later restarts have less left to do and may finish first
         proc = feed(deployment_path, state, logs)
-        time.sleep(rng.uniform(0.1, 0.7) * duration)  # from start-up on; restarts have less left to do
+        time.sleep(rng.uniform(0.05, 0.5) * duration)  # from start-up on; restarts have less left to do
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
@@ -116,5 +116,5 @@ def test_killed_and_restarted_feeder_charges_exactly_what_a_clean_run_does(
     out, err = finish.communicate(timeout=300)
 
     assert finish.returncode == 0, out + err
-    assert kills >= 8 and mid_submission >= 1
+    assert kills >= 5 and mid_submission >= 1, (kills, mid_submission)  # the rest finished before their point
     assert final_state(billing, customers) == expected
