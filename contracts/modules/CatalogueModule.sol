@@ -16,6 +16,7 @@ contract CatalogueModule is IBillingCatalogue, BillingStorage, Proxy {
     address private immutable _next;
 
     constructor(address viewModule) {
+        if (viewModule == address(0)) revert Billing_InvalidSetting("next module");
         _next = viewModule;
     }
 

@@ -16,6 +16,7 @@ contract SubscriptionModule is IBillingSubscriptions, BillingStorage, Proxy {
     address private immutable _next;
 
     constructor(address catalogueModule) {
+        if (catalogueModule == address(0)) revert Billing_InvalidSetting("next module");
         _next = catalogueModule;
     }
 

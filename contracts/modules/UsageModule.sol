@@ -36,6 +36,7 @@ contract UsageModule is IBillingUsage, BillingStorage, EIP712, Proxy {
     address private immutable _next;
 
     constructor(address subscriptionModule) EIP712("StreamLedger Billing", "1") {
+        if (subscriptionModule == address(0)) revert Billing_InvalidSetting("next module");
         _next = subscriptionModule;
     }
 

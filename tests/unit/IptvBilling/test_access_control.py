@@ -242,3 +242,17 @@ def test_pausing_directly_on_a_module_is_refused_and_leaves_billing_running(bill
         modules[module].pause({"from": admin})
 
     assert not billing.paused()
+
+
+@pytest.mark.parametrize("module", ["CatalogueModule", "SubscriptionModule", "UsageModule"])
+def test_a_module_refuses_a_zero_next_module(module, admin):
+    """A zero next hop would let every selector the module does not implement succeed with no effect."""
+    import brownie
+
+    with reverts("Billing_InvalidSetting", "next module"):
+        getattr(brownie, module).deploy("0x" + "00" * 20, {"from": admin})
+
+
+def test_the_view_module_at_the_end_of_the_chain_refuses_unknown_selectors(billing, admin):
+    with pytest.raises(Exception):  # noqa: B017 - no error data: the call reaches no function
+        web3.eth.call({"to": billing.address, "data": "0xdeadbeef", "from": admin.address})
