@@ -6,8 +6,6 @@ restart, finishes with 0 discrepancies against the feeder's journal."""
 import json
 import os
 import random
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -19,75 +17,27 @@ from pathlib import Path
 import pytest
 
 from streamledger import artifacts
+from streamledger.auth.testing import AnvilNode
 from streamledger.catalogue import load_catalogue
 from streamledger.chain import Chain, Sender, connect_web3
 from streamledger.deployment import deploy_system
 from streamledger.reconcile import Reconciler
 from streamledger.usage.journal import Journal
 
-ROOT = Path(__file__).resolve().parents[2]
-ANVIL = ROOT / ".venv" / "bin" / "anvil"
 DAY = 86_400
 HEADER = "session_id,customer,device_id,content_id,meter,start,end,bytes\n"
 KEEPER_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"  # anvil's public dev key 2
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Node:
-    """An anvil that keeps its state in a file across restarts."""
-
-    def __init__(self, folder: Path):
-        self.port = free_port()
-        self.state = folder / "anvil-state.json"
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = None
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            [
-                str(ANVIL),
-                "--port",
-                str(self.port),
-                "--accounts",
-                "12",
-                "--silent",
-                "--gas-limit",
-                "30000000",
-                "--block-base-fee-per-gas",
-                "0",
-                "--state",
-                str(self.state),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.05)
-        raise RuntimeError("anvil did not start")
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGINT)  # anvil writes --state on the way down
-        self.proc.wait(timeout=30)
-
-    def restart(self, down_for: float):
-        self.stop()
-        time.sleep(down_for)
-        self.start()
+def restart(node: AnvilNode, down_for: float) -> None:
+    node.stop()  # anvil writes --state on the way down
+    time.sleep(down_for)
+    node.start()  # same port, same state file
 
 
 @pytest.fixture
 def node(tmp_path):
-    node = Node(tmp_path)
-    node.start()
+    node = AnvilNode(state=tmp_path / "anvil-state.json").start()
     yield node
     if node.proc.poll() is None:
         node.proc.kill()
@@ -175,7 +125,7 @@ def test_the_feeder_and_the_reconciler_finish_across_node_restarts(node, system,
         assert feeder.poll() is None, feeder.communicate()
         time.sleep(0.05)
     at_restart = statuses(state)
-    node.restart(down_for=2)
+    restart(node, down_for=2)
     out, err = feeder.communicate(timeout=300)
 
     assert feeder.returncode == 0, out + err
@@ -189,10 +139,10 @@ def test_the_feeder_and_the_reconciler_finish_across_node_restarts(node, system,
 
     # the reconciler, with the node going down under it
     reconciler = Reconciler(connect_web3(node.url), deployment, tmp_path / "reconcile")
-    restart = threading.Thread(target=node.restart, kwargs={"down_for": 2})
-    restart.start()
+    restarting = threading.Thread(target=restart, args=(node, 2))
+    restarting.start()
     reconciler.sync()
-    restart.join(60)
+    restarting.join(60)
     report = reconciler.check(journal=journal)
 
     assert report.discrepancies == []
