@@ -9,12 +9,13 @@ BIN := $(VENV)/bin
 # brownie launches anvil/ganache from PATH; the venv links them from node_modules.
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: help setup demo test bench lint compile slither invariants fuzz-deep clean
+.PHONY: help setup demo test bench lint compile slither invariants fuzz-deep portal clean
 
 help:
 	@echo "make demo   - the main job on the embedded local chain (anvil launched by brownie)"
 	@echo "make test   - the whole suite: lint, contract and Python tests"
 	@echo "make bench  - gas and pipeline benchmarks (benchmarks/results/*.json, README, docs/scaling.md)"
+	@echo "make portal - build the customer portal page (then: streamledger portal --deployment ...)"
 	@echo "make fuzz-deep - the invariant suite at 1,700,000 calls (about half an hour; not in make test)"
 
 $(BIN)/python:
@@ -35,6 +36,16 @@ $(VENV)/.toolchain: $(VENV)/.installed node_modules/.installed tools/setup_toolc
 	touch $@
 
 setup: $(VENV)/.toolchain
+
+# The customer portal: portal/ bundled with ethers (npm) by esbuild into build/portal/, served by
+# `streamledger portal`. Nothing is fetched from anywhere at run time.
+PORTAL_SRC := $(wildcard portal/*.html portal/*.css portal/src/*.js)
+build/portal/app.js: $(PORTAL_SRC) node_modules/.installed
+	npx --no-install esbuild portal/src/main.js --bundle --format=esm --target=es2022 --minify \
+		--log-level=warning --outfile=build/portal/app.js
+	cp portal/index.html portal/style.css build/portal/
+
+portal: build/portal/app.js
 
 compile: setup
 	$(BIN)/brownie compile
@@ -60,7 +71,7 @@ fuzz-deep: setup
 
 # Lint, static analysis, the invariant suite, the whole suite on anvil, then the contract suite again on
 # ganache (same bytecode, shanghai).
-test: lint compile slither invariants
+test: lint compile slither invariants portal
 	$(BIN)/brownie test tests
 	$(BIN)/brownie test tests/unit tests/integration/test_smoke.py tests/integration/test_usage_smoke.py --network ganache
 

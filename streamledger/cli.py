@@ -15,6 +15,8 @@
                        --out canonical.csv --quarantine exceptions.csv   (platform exports -> session records)
     streamledger auth serve --deployment ... --streams streams.yaml --keys auth-keys.json [--listen HOST:PORT]
                        (authorization backend for Flussonic and middleware; also auth keygen, auth issue-token)
+    streamledger portal --deployment ... [--statements out/statements] [--port 8600]
+                       (the customer portal: a local page that works through the customer's own wallet)
 
 Node: --rpc (default $RPC_URL or http://127.0.0.1:8545). Transactions are signed with $DEPLOYER_KEY, or
 $DEPLOYER_KEYSTORE (+ $DEPLOYER_PASSWORD or a prompt). Oracle keys: --oracle-keystore (repeat; password in
@@ -286,6 +288,19 @@ def cmd_receive_events(args: argparse.Namespace) -> int:  # pragma: no cover - a
     return 0
 
 
+def cmd_portal(args: argparse.Namespace) -> int:  # pragma: no cover - a service loop
+    from .portal import PortalError, PortalServer
+
+    try:
+        server = PortalServer(Path(args.deployment), args.statements and Path(args.statements), args.host, args.port)
+    except PortalError as exc:
+        raise RuntimeError(str(exc)) from exc
+    print(f"customer portal on {server.url} (open it in a browser with a wallet; Ctrl-C stops it)")
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="streamledger", description=__doc__.split("\n\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -398,6 +413,13 @@ def build_parser() -> argparse.ArgumentParser:
     sink.add_argument("--host", default="127.0.0.1")
     sink.add_argument("--port", type=int, default=8089)
     sink.set_defaults(func=cmd_receive_events)
+
+    portal = sub.add_parser("portal", help="serve the customer portal page (docs/portal.md)")
+    portal.add_argument("--deployment", required=True, help="deployments/<network>.json")
+    portal.add_argument("--statements", help="folder of published statement files (`streamledger statements`)")
+    portal.add_argument("--host", default="127.0.0.1")
+    portal.add_argument("--port", type=int, default=8600)
+    portal.set_defaults(func=cmd_portal)
 
     from .auth.commands import add_parser as add_auth_parser
 
