@@ -62,6 +62,7 @@ const app = {
   statements: [],
   statement: null,
   busy: false,
+  usageNames: new Map(), // dispute key -> the usage line it names, for the disputes table
 };
 
 // ----- small DOM helpers (text only: nothing read from the chain or a file is ever parsed as HTML) ------------
@@ -176,7 +177,8 @@ async function connect() {
       return;
     }
     $("switch-network").hidden = true;
-    app.provider = new BrowserProvider(app.ethereum, chainId, { pollingInterval: 1000, staticNetwork: true });
+    // No request cache: a refresh right after a transaction must see the block that holds it.
+    app.provider = new BrowserProvider(app.ethereum, chainId, { pollingInterval: 1000, staticNetwork: true, cacheTimeout: -1 });
     const signer = await app.provider.getSigner(accounts[0]);
     app.account = getAddress(accounts[0]);
     app.billing = new Contract(app.config.deployment.billing, app.config.abi, signer);
@@ -219,15 +221,29 @@ async function switchNetwork() {
 
 // ----- the catalogue: plans, events, titles, meters (names come from the events that created them) ----------
 
-async function logs(event, ...args) {
+/** An event's logs since `from` (default: the deployment block), filtered by its indexed arguments. */
+async function logs(event, args = [], from = 0) {
   const head = await app.provider.getBlockNumber();
-  const from = Number(app.config.deployment.block ?? 0);
+  const first = Math.max(Number(app.config.deployment.block ?? 0), from);
   const out = [];
-  for (let start = from; start <= head; start += LOG_SPAN) {
+  for (let start = first; start <= head; start += LOG_SPAN) {
     const end = Math.min(head, start + LOG_SPAN - 1);
     out.push(...(await app.billing.queryFilter(app.billing.filters[event](...args), start, end)));
   }
   return out;
+}
+
+/** The last block at or before `timestamp` (binary search on block times; never before the deployment). */
+async function blockAt(timestamp) {
+  let lo = Number(app.config.deployment.block ?? 0);
+  let hi = await app.provider.getBlockNumber();
+  while (lo < hi) {
+    const mid = Math.floor((lo + hi + 1) / 2);
+    const block = await app.provider.getBlock(mid);
+    if (Number(block.timestamp) <= timestamp) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
 }
 
 async function loadCatalogue() {
@@ -326,6 +342,7 @@ async function refresh() {
   await renderEntitlements();
   renderCap(cap);
   await renderPending(Number(acct.customerId));
+  await renderDisputes();
   fillForms(acct, subs);
   await loadStatements();
 }
@@ -416,7 +433,11 @@ async function pendingCharges(customerId) {
   const me = app.account;
   const charges = [];
   if (customerId) {
-    const [settled, declinedLogs] = await Promise.all([logs("UsageSettled"), logs("UsageDeclined")]);
+    // A usage line is disputable until its release day, at most the dispute window (plus the day it rounds up
+    // to) after settlement: older batches cannot hold a disputable line, so they are not read.
+    const window = Number(await b.disputeWindow());
+    const since = await blockAt(app.chainTime - window - 2 * DAY);
+    const [settled, declinedLogs] = await Promise.all([logs("UsageSettled", [], since), logs("UsageDeclined", [], since)]);
     const declined = new Map();
     for (const e of declinedLogs) {
       const id = e.args.batchId;
@@ -438,9 +459,11 @@ async function pendingCharges(customerId) {
         const key = keccak256(coder.encode(["uint8", "uint64", "uint32"], [DISPUTE_USAGE, e.args.batchId, i]));
         const disputeId = await b.disputeIdOf(key);
         const meter = app.catalogue.meters.get(Number(s.meterId));
+        const what = `${meter?.name ?? "usage"}: ${quantity} ${plural(quantity, meter?.unit ?? "unit")}, ${formatDate(e.args.windowStart).slice(0, 10)} (batch ${e.args.batchId}, line ${i})`;
+        app.usageNames.set(key, what);
         charges.push({
           kind: "usage",
-          what: `${meter?.name ?? "usage"}: ${quantity} ${plural(quantity, meter?.unit ?? "unit")}, ${formatDate(e.args.windowStart).slice(0, 10)} (batch ${e.args.batchId}, line ${i})`,
+          what,
           amount,
           closes,
           disputeId,
@@ -457,14 +480,14 @@ async function pendingCharges(customerId) {
     }
   }
   const seen = new Set();
-  for (const e of await logs("PpvPurchased", me)) {
+  for (const e of await logs("PpvPurchased", [me])) {
     const id = Number(e.args.eventId);
     if (seen.has(`p${id}`)) continue;
     seen.add(`p${id}`);
     const c = await b.ppvPurchaseOf(id, me);
     charges.push(chargeFrom("pay-per-view", app.catalogue.ppv.get(id)?.name ?? `event #${id}`, c, () => b.disputePpv(id)));
   }
-  for (const e of await logs("RentalCharged", null, me)) {
+  for (const e of await logs("RentalCharged", [null, me])) {
     const id = Number(e.args.titleId);
     if (seen.has(`r${id}`)) continue;
     seen.add(`r${id}`);
@@ -505,6 +528,28 @@ function chargeFrom(kind, name, c, dispute) {
   };
 }
 
+const DISPUTE_KINDS = { 1: "usage line", 2: "pay-per-view", 3: "rental" };
+const OUTCOMES = { 1: "awaiting the arbiter", 2: "refunded to your balance", 3: "upheld: the charge stands" };
+
+async function renderDisputes() {
+  const opened = await logs("DisputeOpened", [null, app.account]);
+  const rows = [];
+  for (const e of opened) {
+    const d = await app.billing.disputeOf(e.args.disputeId);
+    const kind = Number(d.kind);
+    let what = DISPUTE_KINDS[kind] ?? "charge";
+    if (kind === 2) what = `Pay-per-view: ${app.catalogue.ppv.get(Number(d.objectId))?.name ?? `event #${d.objectId}`}`;
+    if (kind === 3) what = `Rental: ${app.catalogue.titles.get(Number(d.objectId))?.name ?? `title #${d.objectId}`}`;
+    if (kind === 1) what = app.usageNames.get(e.args.ref) ?? "Usage line";
+    rows.push(
+      row([`#${e.args.disputeId}`, what, { text: fmt.amount(d.amount), attrs: { class: "num" } }, OUTCOMES[Number(d.status)] ?? "?"]),
+    );
+  }
+  $("disputes").querySelector("tbody").replaceChildren(...rows.reverse());
+  $("disputes").hidden = rows.length === 0;
+  $("no-disputes").hidden = rows.length !== 0;
+}
+
 async function renderPending(customerId) {
   const charges = await pendingCharges(customerId);
   const body = $("pending").querySelector("tbody");
@@ -535,6 +580,13 @@ function fillForms(acct, subs) {
     plans.filter((p) => !p.addOn && p.id !== current).map((p) => [p.id, label(p)]),
   );
   options($("cancel-plan"), subs.filter((s) => s.live).map((s) => [s.id, s.name]));
+  options(
+    $("accept-plan"),
+    subs.filter((s) => s.live).map((s) => {
+      const now = app.catalogue.plans.get(s.id)?.price ?? 0n;
+      return [s.id, `${s.name} — now ${fmt.amount(now)}${s.maxPrice === null ? "" : `, you accept ${fmt.amount(s.maxPrice)}`}`];
+    }),
+  );
   const events = [...app.catalogue.ppv.values()].filter((e) => e.salesClose > app.chainTime);
   options(
     $("ppv-event"),
@@ -575,6 +627,11 @@ function wireForms() {
   onSubmit("cancel-form", (f) => {
     const plan = Number(f.plan.value);
     return transact(`Cancel ${planName(plan)}`, () => app.billing.cancel(plan));
+  });
+  onSubmit("accept-form", (f) => {
+    const plan = Number(f.plan.value);
+    const max = parseAmount(f.max.value, app.decimals);
+    return transact(`Accept up to ${fmt.amount(max)} for ${planName(plan)}`, () => app.billing.setMaxPrice(plan, max));
   });
   onSubmit("ppv-form", (f) => {
     const id = Number(f.event.value);

@@ -174,6 +174,21 @@ def settle_usage(dep, customer, minutes, work):
     assert feeder.submit().settled == 1
 
 
+def publish_statements(dep, billing, period, folder, work):
+    """The operator's statement run: every customer's statement rebuilt from events, sealed in one Merkle tree,
+    the root committed on chain and the files written to the folder the portal serves."""
+    reconciler = Reconciler(web3, dep, work / "state")
+    reconciler.sync()
+    end = web3.eth.get_block("latest")["timestamp"] + 1
+    stamps = block_timestamps(web3, statement_blocks(reconciler.ledger))
+    statements = build_statements(reconciler.ledger, period, 0, end, stamps, dep.token_decimals, dep.token_symbol)
+    root, count = seal(statements, dep.chain_id, dep.billing)
+    billing.commitStatementRoot(period, 0, end, root, count, {"from": accounts[1]})
+    for statement in statements.values():
+        write_statement(statement, folder)
+    return statements, root, count
+
+
 def mint(token, who, amount):
     token.mint(who, amount, {"from": who})
 
@@ -273,6 +288,16 @@ def test_deposit_subscribe_buy_an_event_and_dispute_a_usage_charge(browser, port
     expect(usage_row.get_by_role("button")).to_have_count(0)
     dispute = billing.disputeOf(billing.disputeCount())
     assert dispute["customer"] == alice.address and dispute["amount"] == 31 * 10**4
+    disputes = page.locator("#disputes tbody tr")
+    expect(disputes).to_have_count(1)
+    shown_dispute = re.compile(r"#\d+\s*Premium viewing minutes: 31 minutes.*0\.31 tUSD\s*awaiting the arbiter")
+    expect(disputes.first).to_have_text(shown_dispute)
+
+    # the arbiter refunds it: the outcome and the balance follow
+    billing.resolveDispute(billing.disputeCount(), True, {"from": accounts[10]})
+    page.get_by_role("button", name="Refresh").click()
+    expect(disputes.first).to_contain_text("refunded to your balance")
+    expect(page.locator("#balance")).to_have_text(tokens(35))
 
     # a spending cap, an upgrade and a cancellation
     assert act(page, "Set cap", {"Most that usage and rentals may charge per cap period (0 for no cap)": "20"}) == ""
@@ -296,6 +321,26 @@ def test_deposit_subscribe_buy_an_event_and_dispute_a_usage_charge(browser, port
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.locator("#account").screenshot(path=str(SCREENSHOTS / "portal-account.png"))
     assert page.page_errors == []
+
+
+def test_a_customer_accepts_a_raised_price(browser, portal):
+    dep, billing, token = portal["dep"], portal["billing"], portal["token"]
+    frank = accounts[8]
+    basic = dep.plans["basic"]
+    mint(token, frank, 30 * UNIT)
+    token.approve(billing, 30 * UNIT, {"from": frank})
+    billing.deposit(30 * UNIT, {"from": frank})
+    billing.subscribe(basic, 10 * UNIT, {"from": frank})
+    billing.setPlanPrice(basic, 11 * UNIT, {"from": accounts[1]})
+
+    page = open_page(browser, portal["url"], frank.address)
+    connect(page)
+    expect(page.get_by_label("Subscription", exact=True)).to_contain_text(
+        "Basic — now 11.00 tUSD, you accept 10.00 tUSD"
+    )
+    assert act(page, "Accept price", {"New most you accept per period": "11"}, select={"Subscription": basic}) == ""
+    assert billing.accountOf(frank).dict()["maxPrice"] == 11 * UNIT
+    expect(page.locator("#subscriptions tbody tr").first).to_contain_text(tokens(11))
 
 
 def test_a_reverted_transaction_is_explained_in_plain_words(browser, portal):
@@ -339,15 +384,8 @@ def test_a_statement_is_downloaded_and_its_lines_verified_against_the_chain(brow
     billing.deposit(30 * UNIT, {"from": carol})
     billing.subscribe(dep.plans["basic"], 10 * UNIT, {"from": carol})
 
-    # the operator publishes the period's statements and commits their root
-    reconciler = Reconciler(web3, dep, tmp_path / "state")
-    reconciler.sync()
-    end = web3.eth.get_block("latest")["timestamp"] + 1
-    stamps = block_timestamps(web3, statement_blocks(reconciler.ledger))
-    statements = build_statements(reconciler.ledger, 7, 0, end, stamps, dep.token_decimals, dep.token_symbol)
-    root, count = seal(statements, dep.chain_id, dep.billing)
-    billing.commitStatementRoot(7, 0, end, root, count, {"from": accounts[1]})
-    path = write_statement(statements[carol.address], portal["statements"])["json"]
+    statements, root, count = publish_statements(dep, billing, 7, portal["statements"], tmp_path)
+    path = portal["statements"] / f"7-{carol.address.lower()}.json"
 
     page = open_page(browser, portal["url"], carol.address)
     connect(page)
@@ -380,6 +418,39 @@ def test_a_statement_is_downloaded_and_its_lines_verified_against_the_chain(brow
     expect(page.locator(f"#proof-{charged}")).to_have_text("does not match")
     expect(page.locator("#verify-result")).to_contain_text("does NOT match the root committed on chain for period 7")
     assert page.page_errors == []
+
+
+def test_an_18_decimal_token_is_shown_and_verified_to_the_last_unit(browser, tmp_path):
+    """Amounts of an 18-decimal token pass 2**53: the page must never round them through a float."""
+    from brownie import TestStablecoin
+
+    token = TestStablecoin.deploy("Test DAI", "tDAI", 18, {"from": accounts[0]})
+    dep, billing, _ = deploy(token=token, operators=[accounts[1].address])
+    dep.network = "portal-dai"
+    folder = tmp_path / "statements"
+    folder.mkdir()
+    server = PortalServer(dep.save(tmp_path), folder, port=0).start()
+    try:
+        gina = accounts[9]
+        token.mint(gina, 500 * 10**18, {"from": gina})
+        page = open_page(browser, server.url, gina.address)
+        connect(page)
+        assert act(page, "Deposit", {"Amount to deposit": "123.456789012345678"}) == ""
+        assert billing.balanceOf(gina) == 123_456_789_012_345_678_000
+        expect(page.locator("#balance")).to_have_text("123.456789012345678 tDAI")
+        assert act(page, "Subscribe", select={"Plan": dep.plans["basic"]}) == ""
+        expect(page.locator("#balance")).to_have_text("113.456789012345678 tDAI")
+
+        statements, _, _ = publish_statements(dep, billing, 3, folder, tmp_path)
+        assert any(abs(line.amount) > 2**53 for line in statements[gina.address].lines)
+        page.get_by_role("button", name="Refresh").click()
+        expect(page.locator("#statement-summary")).to_contain_text("closing 113.456789012345678 tDAI")
+        for i in range(len(statements[gina.address].lines)):
+            page.get_by_role("button", name=f"Verify line {i}", exact=True).click()
+            expect(page.locator(f"#proof-{i}")).to_have_text("verified")
+        assert page.page_errors == []
+    finally:
+        server.stop()
 
 
 def test_a_token_without_permit_deposits_with_an_approval(browser, tmp_path):
@@ -420,6 +491,8 @@ def test_the_page_fits_a_phone_and_every_control_has_a_label(browser, portal):
             .map((el) => el.id || el.outerHTML)"""
     )
     assert unlabeled == []
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "portal-phone.png"))
 
 
 def test_the_server_serves_only_the_page_its_config_and_a_customers_own_statements(portal):
