@@ -299,6 +299,14 @@ def test_deposit_subscribe_buy_an_event_and_dispute_a_usage_charge(browser, port
     expect(disputes.first).to_contain_text("refunded to your balance")
     expect(page.locator("#balance")).to_have_text(tokens(35))
 
+    # the pay-per-view purchase is disputed too: its 15 leave the escrow and wait for the arbiter
+    ppv_row.get_by_role("button", name=re.compile("^Dispute")).click()
+    assert wait_outcome(page) == ""
+    expect(ppv_row).to_contain_text("disputed, awaiting the arbiter")
+    expect(disputes).to_have_count(2)
+    expect(disputes.first).to_have_text(re.compile(r"Pay-per-view: Championship Title Fight\s*15\.00 tUSD\s*awaiting"))
+    assert billing.ppvPurchaseOf(event, alice)["status"] == 2  # disputed
+
     # a spending cap, an upgrade and a cancellation
     assert act(page, "Set cap", {"Most that usage and rentals may charge per cap period (0 for no cap)": "20"}) == ""
     expect(page.locator("#cap")).to_contain_text(f"{tokens(20)} per period; {tokens(20)} left until")
