@@ -16,4 +16,7 @@ def main(log_file: str, state: str = "out/feeder") -> None:
     report = feeder.process_file(Path(log_file))
     print(f"read {report.records} = accepted {report.accepted} + quarantined {report.quarantined}")
     result = feeder.submit(progress=True)
-    print(f"batches settled {result.settled}, rejected {result.rejected}, waiting {result.waiting}")
+    print(
+        f"batches settled {result.settled}, rejected {result.rejected}, waiting {result.waiting}, "
+        f"not mined {result.not_mined}"
+    )

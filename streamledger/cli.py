@@ -72,6 +72,16 @@ def _print_file_report(report) -> None:
         print(f"    quarantined {count:>8,}  {reason}")
 
 
+def _submit_summary(result) -> str:
+    text = (
+        f"batches: {result.settled} settled now ({result.gas:,} gas), {result.already} settled before, "
+        f"{result.rejected} rejected, {result.waiting} waiting for signatures"
+    )
+    if result.not_mined:
+        text += f", {result.not_mined} not mined (run again: each is checked on chain before it is sent again)"
+    return text
+
+
 def cmd_feed_run(args: argparse.Namespace) -> int:
     chain = None if args.dry_run and args.offline else _chain(args)
     feeder = _feeder(args, chain)
@@ -86,10 +96,7 @@ def cmd_feed_run(args: argparse.Namespace) -> int:
         print("dry run: nothing written, nothing sent")
         return 0
     result = feeder.submit(progress=sys.stderr.isatty())
-    print(
-        f"batches: {result.settled} settled now ({result.gas:,} gas), {result.already} settled before, "
-        f"{result.rejected} rejected, {result.waiting} waiting for signatures"
-    )
+    print(_submit_summary(result))
     for error in result.errors:
         print(f"  error: {error}", file=sys.stderr)
     return 1 if result.rejected or result.errors else 0
@@ -115,11 +122,10 @@ def cmd_feed_follow(args: argparse.Namespace) -> int:  # pragma: no cover - a se
 
 def cmd_feed_submit(args: argparse.Namespace) -> int:
     result = _feeder(args, _chain(args)).submit(progress=sys.stderr.isatty())
-    print(
-        f"batches: {result.settled} settled now ({result.gas:,} gas), {result.already} settled before, "
-        f"{result.rejected} rejected, {result.waiting} waiting for signatures"
-    )
-    return 1 if result.rejected else 0
+    print(_submit_summary(result))
+    for error in result.errors:
+        print(f"  error: {error}", file=sys.stderr)
+    return 1 if result.rejected or result.errors else 0
 
 
 def cmd_feed_export(args: argparse.Namespace) -> int:

@@ -157,7 +157,8 @@ class SubmitReport:
     settled: int = 0
     already: int = 0
     rejected: int = 0
-    waiting: int = 0
+    waiting: int = 0  # built, but without enough signatures (or expired and not re-signable here)
+    not_mined: int = 0  # left pending because the node did not mine: the next run checks batchSettled first
     lines: int = 0  # usage lines in the batches settled now
     gas: int = 0
     errors: list[str] = field(default_factory=list)
@@ -396,7 +397,7 @@ class Feeder:
                 # first, so nothing is billed twice) and so do the rest
                 log.error("%s", exc)
                 report.errors.append(str(exc))
-                report.waiting += len(pending) - pending.index(row)
+                report.not_mined += len(pending) - pending.index(row)
                 break
         return report
 

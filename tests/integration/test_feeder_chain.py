@@ -150,3 +150,32 @@ def test_external_signer_round_trip_with_cast(billing, deployment, registered, a
     assert "ready to submit" in cli("import", typed.stem, cast.stdout.strip())
     assert "1 settled now" in cli("submit")
     assert billing.balanceOf(alice) == 10 * unit - 10 * unit // 100
+
+
+def test_a_batch_the_node_does_not_mine_stays_pending_and_is_billed_once_later(
+    billing, deployment, operator, registered, alice, unit, tmp_path
+):
+    from brownie import chain
+
+    registered(alice, 10 * unit)
+    t = yesterday()
+    log = write_log(tmp_path / "day.csv", [("s1", alice.address, "tv", "ch9", "premium_minutes", t, t + 600, 0)])
+    impatient = Chain(web3, Sender(operator.address), timeout=0.5, resends=1)
+    feeder = build_feeder(impatient, deployment, tmp_path / "state")
+    feeder.process_file(log)
+
+    web3.provider.make_request("evm_setAutomine", [False])  # the node takes transactions and mines none
+    try:
+        stalled = feeder.submit()
+    finally:
+        web3.provider.make_request("evm_setAutomine", [True])
+    assert (stalled.settled, stalled.not_mined, stalled.waiting, stalled.rejected) == (0, 1, 0, 0)
+    assert "not mined" in stalled.errors[0]
+    assert billing.balanceOf(alice) == 10 * unit
+    assert len(feeder.journal.batches("pending")) == 1
+
+    chain.mine()  # the node mines what it held: the batch lands once
+    again = feeder.submit()
+    assert (again.settled, again.already, again.not_mined) == (0, 1, 0)
+    assert feeder.journal.batches("pending") == []
+    assert billing.balanceOf(alice) == 10 * unit - 10 * unit // 100
