@@ -44,11 +44,12 @@ from pathlib import Path
 from web3 import Web3
 
 from .. import artifacts
-from ..auth.testing import AnvilNode, ServiceProcess
+from ..auth.testing import ServiceProcess
 from ..auth.tokens import KeyRing, issue_token
 from ..catalogue import load_catalogue
 from ..chain import Chain, Sender, connect_web3
 from ..deployment import deploy_system
+from ..devchain import AnvilNode
 from ..oracle import RentalBatchData, RentalReport, dev_oracle_key, sign_batch
 
 ROOT = artifacts.ROOT

@@ -28,11 +28,12 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 
 from streamledger import artifacts
-from streamledger.auth.testing import AnvilNode, ServiceProcess
+from streamledger.auth.testing import ServiceProcess
 from streamledger.auth.tokens import KeyRing, issue_token, siwe_message
 from streamledger.catalogue import load_catalogue
 from streamledger.chain import Chain, Sender, connect_web3
 from streamledger.deployment import deploy_system
+from streamledger.devchain import AnvilNode
 from streamledger.oracle import RentalBatchData, RentalReport, sign_batch
 from tests.conftest import DAY, fund_with, ids, now, time_travel
 

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from streamledger import artifacts
-from streamledger.auth.testing import AnvilNode
 from streamledger.catalogue import load_catalogue
 from streamledger.chain import Chain, Sender, connect_web3
 from streamledger.deployment import deploy_system
+from streamledger.devchain import AnvilNode
 from streamledger.reconcile import Reconciler
 from streamledger.usage.journal import Journal
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from streamledger.auth.testing import free_port
+from streamledger.devchain import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / ".venv" / "bin"
