@@ -1,5 +1,7 @@
 """Shared scenario for the integration tests that read a month of activity back from the chain."""
 
+import random
+
 import pytest
 from brownie import accounts, chain, web3
 
@@ -10,6 +12,27 @@ from streamledger.usage.service import build_feeder
 from tests.conftest import DAY, fund_with, now, time_travel
 
 HEADER = "session_id,customer,device_id,content_id,meter,start,end,bytes\n"
+
+
+def session_logs(folder, customers, start, *, days=3, sessions=3, seed=7):
+    """`days` daily session logs from `start` (sessions-<day>.csv): per customer and day, `sessions` random
+    sessions within the first 20 hours, the last one on gb_delivered and the others on premium_minutes."""
+    rng = random.Random(seed)
+    paths = []
+    for day in range(days):
+        rows = []
+        for n, customer in enumerate(customers):
+            for k in range(sessions):
+                t = start + day * DAY + rng.randrange(0, 20 * 3600)
+                meter = "premium_minutes" if k < sessions - 1 else "gb_delivered"
+                rows.append(
+                    f"d{day}c{n}s{k},{customer},tv{k},ch{k},{meter},{t},{t + rng.randrange(60, 1800)},"
+                    f"{rng.randrange(10**6, 10**9)}\n"
+                )
+        path = folder / f"sessions-{day}.csv"
+        path.write_text(HEADER + "".join(rows))
+        paths.append(path)
+    return paths
 
 
 @pytest.fixture(scope="module")

@@ -16,11 +16,11 @@ from brownie import accounts, chain, web3
 from eth_account import Account
 
 from tests.conftest import DAY, now
+from tests.integration.conftest import session_logs
 
 Account.enable_unaudited_hdwallet_features()
 MNEMONIC = "test test test test test test test test test test test junk"  # anvil's public development mnemonic
 KEEPER_KEY = Account.from_mnemonic(MNEMONIC, account_path="m/44'/60'/0'/0/2").key.hex()
-HEADER = "session_id,customer,device_id,content_id,meter,start,end,bytes\n"
 
 
 @pytest.fixture
@@ -35,23 +35,7 @@ def customers(registered, unit):
 @pytest.fixture
 def logs(customers, tmp_path):
     """Three days of sessions on both meters: many lines, so many small batches to interrupt."""
-    rng = random.Random(7)
-    start = now() - 4 * DAY
-    paths = []
-    for day in range(3):
-        rows = []
-        for n, wallet in enumerate(customers):
-            for k in range(3):
-                t = start + day * DAY + rng.randrange(0, 20 * 3600)
-                meter = "premium_minutes" if k < 2 else "gb_delivered"
-                rows.append(
-                    f"d{day}c{n}s{k},{wallet.address},tv{k},ch{k},{meter},{t},{t + rng.randrange(60, 1800)},"
-                    f"{rng.randrange(10**6, 10**9)}\n"
-                )
-        path = tmp_path / f"sessions-{day}.csv"
-        path.write_text(HEADER + "".join(rows))
-        paths.append(path)
-    return paths
+    return session_logs(tmp_path, [wallet.address for wallet in customers], now() - 4 * DAY, sessions=3, seed=7)
 
 
 def feed(deployment_path, state, logs, **popen):

@@ -5,7 +5,6 @@ restart, finishes with 0 discrepancies against the feeder's journal."""
 
 import json
 import os
-import random
 import sqlite3
 import subprocess
 import sys
@@ -23,9 +22,9 @@ from streamledger.deployment import deploy_system
 from streamledger.devchain import AnvilNode
 from streamledger.reconcile import Reconciler
 from streamledger.usage.journal import Journal
+from tests.integration.conftest import session_logs
 
 DAY = 86_400
-HEADER = "session_id,customer,device_id,content_id,meter,start,end,bytes\n"
 KEEPER_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"  # anvil's public dev key 2
 
 
@@ -64,26 +63,6 @@ def system(node, tmp_path):
     return w3, deployment, path, customers
 
 
-def write_logs(folder: Path, customers, now: int) -> list[Path]:
-    rng = random.Random(5)
-    start = now - now % DAY - 3 * DAY
-    paths = []
-    for day in range(3):
-        rows = []
-        for n, customer in enumerate(customers):
-            for k in range(4):
-                t = start + day * DAY + rng.randrange(0, 20 * 3600)
-                meter = "premium_minutes" if k < 3 else "gb_delivered"
-                rows.append(
-                    f"d{day}c{n}s{k},{customer},tv{k},ch{k},{meter},{t},{t + rng.randrange(60, 1800)},"
-                    f"{rng.randrange(10**6, 10**9)}\n"
-                )
-        path = folder / f"sessions-{day}.csv"
-        path.write_text(HEADER + "".join(rows))
-        paths.append(path)
-    return paths
-
-
 def statuses(state: Path) -> dict[str, int]:
     path = state / "journal.sqlite"
     if not path.exists():
@@ -97,7 +76,8 @@ def statuses(state: Path) -> dict[str, int]:
 
 def test_the_feeder_and_the_reconciler_finish_across_node_restarts(node, system, tmp_path):
     w3, deployment, deployment_path, customers = system
-    logs = write_logs(tmp_path, customers, w3.eth.get_block("latest")["timestamp"])
+    t = w3.eth.get_block("latest")["timestamp"]
+    logs = session_logs(tmp_path, customers, t - t % DAY - 3 * DAY, sessions=4, seed=5)
     state = tmp_path / "feeder"
     feeder = subprocess.Popen(
         [
