@@ -97,25 +97,9 @@ def _feeder_pass(path: str, directory: str, state: str) -> dict[str, Any]:
     from ..usage.journal import Journal
 
     shutil.rmtree(state, ignore_errors=True)
-    from eth_account import Account
 
     keys = tuple(dev_oracle_key(i) for i in range(3))
-    deployment = Deployment(
-        network="bench",
-        chain_id=31337,
-        billing="0x" + "42" * 20,
-        token="0x" + "43" * 20,
-        token_decimals=6,
-        token_symbol="tUSD",
-        modules={},
-        deployer="0x" + "44" * 20,
-        block=0,
-        meters={"premium_minutes": 1, "gb_delivered": 2},
-        meter_units={"premium_minutes": "minute", "gb_delivered": "MB"},
-        vod_titles={"the_long_night": 1},
-        oracle_signers=[Account.from_key(k).address for k in keys],
-        oracle_threshold=2,
-    )
+    deployment = Deployment.offline("bench")
     table = {k: tuple(v) for k, v in json.loads(Path(directory).read_text()).items()}
     feeder = Feeder(
         deployment,
