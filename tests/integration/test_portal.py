@@ -160,16 +160,18 @@ def wait_outcome(page):
     return page.locator("#error").inner_text()
 
 
-def settle_usage(dep, customer, minutes, work):
-    """The operator's feeder charges `minutes` of premium viewing to `customer` (a real signed batch)."""
+def feed(dep, customer, meter, minutes, work):
+    """The operator's feeder bills one session of `customer` on `meter` (a meter key or rental:<title>) from a
+    real log file: a real signed batch."""
     t = now()
     start = t - t % DAY - DAY + 3600  # in yesterday's closed usage window
-    log = work / f"sessions-{customer[:8]}-{minutes}.csv"
+    name = f"{customer[:8]}-{meter.replace(':', '-')}-{minutes}"
+    log = work / f"sessions-{name}.csv"
     log.write_text(
         "session_id,customer,device_id,content_id,meter,start,end,bytes\n"
-        f"s{minutes},{customer},tv,ch9,premium_minutes,{start},{start + minutes * 60},0\n"
+        f"s{name},{customer},tv,vod9,{meter},{start},{start + minutes * 60},0\n"
     )
-    feeder = build_feeder(Chain(web3, Sender(accounts[1].address)), dep, work / f"feeder-{customer[:8]}-{minutes}")
+    feeder = build_feeder(Chain(web3, Sender(accounts[1].address)), dep, work / f"feeder-{name}")
     feeder.process_file(log)
     assert feeder.submit().settled == 1
 
@@ -274,7 +276,7 @@ def test_deposit_subscribe_buy_an_event_and_dispute_a_usage_charge(browser, port
     )
 
     # the operator's feeder charges 31 minutes of premium viewing; the page shows it with its deadline
-    settle_usage(dep, alice.address, 31, portal["work"])
+    feed(dep, alice.address, "premium_minutes", 31, portal["work"])
     page.get_by_role("button", name="Refresh").click()
     usage_row = page.locator("#pending tbody tr", has_text="Premium viewing minutes")
     expect(usage_row).to_contain_text("31 minutes", timeout=TIMEOUT)
@@ -329,6 +331,35 @@ def test_deposit_subscribe_buy_an_event_and_dispute_a_usage_charge(browser, port
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.locator("#account").screenshot(path=str(SCREENSHOTS / "portal-account.png"))
     assert page.page_errors == []
+
+
+def test_a_rental_is_shown_while_it_runs_and_can_be_disputed(browser, portal):
+    dep, billing, token = portal["dep"], portal["billing"], portal["token"]
+    hank = accounts[11]
+    mint(token, hank, 10 * UNIT)
+    token.approve(billing, 10 * UNIT, {"from": hank})
+    billing.deposit(10 * UNIT, {"from": hank})
+    billing.register(hank, {"from": hank})  # a customer id, which usage reports name customers by
+    feed(dep, hank.address, "rental:the_long_night", 95, portal["work"])
+    title = dep.vod_titles["the_long_night"]
+    rental = billing.rentalOf(hank, title).dict()
+
+    page = open_page(browser, portal["url"], hank.address)
+    connect(page)
+    expect(page.locator("#entitlements")).to_contain_text("Package 201: The Long Night (film) (rental)")
+    rental_row = page.locator("#pending tbody tr", has_text="Rental")
+    expect(rental_row).to_contain_text("Rental: The Long Night (film)")
+    expect(rental_row).to_contain_text(tokens(3.99))
+    expect(rental_row).to_contain_text(_date(rental["releaseDay"] * DAY))
+    expect(page.locator("#balance")).to_have_text(tokens(6.01))
+
+    rental_row.get_by_role("button", name=re.compile("^Dispute")).click()
+    assert wait_outcome(page) == ""
+    expect(rental_row).to_contain_text("disputed, awaiting the arbiter")
+    expect(page.locator("#disputes tbody tr").first).to_have_text(
+        re.compile(r"Rental: The Long Night \(film\)\s*3\.99 tUSD\s*awaiting the arbiter")
+    )
+    assert billing.rentalOf(hank, title).dict()["status"] == 2  # disputed
 
 
 def test_a_customer_accepts_a_raised_price(browser, portal):
