@@ -114,12 +114,15 @@ def portal(tmp_path_factory):
     server.stop()
 
 
-def open_page(browser, url, account, chain_id=None, viewport=None):
-    """A fresh browser context whose wallet holds `account`; returns the page, loaded."""
+def open_page(browser, url, account, chain_id=None, viewport=None, declines=False):
+    """A fresh browser context whose wallet holds `account` (and, with `declines`, refuses every signature as
+    a person pressing Reject would); returns the page, loaded."""
     context = browser.new_context(viewport=viewport or {"width": 1280, "height": 900}, accept_downloads=True)
     endpoint = web3.provider.endpoint_uri
 
     def wallet(method, params):
+        if declines and method in ("eth_sendTransaction", "eth_signTypedData_v4"):
+            return {"error": {"code": 4001, "message": "User rejected the request."}}
         if method == "eth_sendTransaction" and params[0].get("from", "").lower() != account.lower():
             return {"error": {"code": 4100, "message": "the wallet does not hold that account"}}
         if method == "eth_signTypedData_v4" and params[0].lower() != account.lower():
@@ -226,6 +229,21 @@ def test_a_wallet_on_another_chain_is_told_to_switch(browser, portal):
     )
     expect(page.get_by_role("button", name="Switch the wallet to this network")).to_be_visible()
     expect(page.locator("#account")).to_be_hidden()
+
+
+def test_a_request_declined_in_the_wallet_is_said_so_and_changes_nothing(browser, portal):
+    ivy = accounts[2]
+    mint(portal["token"], ivy, 5 * UNIT)
+    page = open_page(browser, portal["url"], ivy.address, declines=True)
+    connect(page)
+    nonce = web3.eth.get_transaction_count(ivy.address)
+    assert act(page, "Deposit", {"Amount to deposit": "5"}) == "You declined the request in your wallet."
+    assert act(page, "Set cap", {"Most that usage and rentals may charge per cap period (0 for no cap)": "1"}) == (
+        "You declined the request in your wallet."
+    )
+    expect(page.locator("#balance")).to_have_text(tokens(0))
+    assert web3.eth.get_transaction_count(ivy.address) == nonce
+    assert portal["billing"].balanceOf(ivy) == 0
 
 
 def test_deposit_subscribe_buy_an_event_and_dispute_a_usage_charge(browser, portal):
