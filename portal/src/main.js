@@ -58,6 +58,7 @@ const app = {
   decimals: 6,
   symbol: "",
   catalogue: null,
+  permit: null, // the token's EIP-712 domain when deposits can use a permit
   chainTime: 0,
   statements: [],
   statement: null,
