@@ -37,6 +37,7 @@ const DISPUTE_USAGE = 1;
 const CHARGE_STATUS = { 1: "charged", 2: "disputed, awaiting the arbiter", 3: "refunded", 4: "upheld" };
 const DISPUTE_STATUS = { 0: "disputed, awaiting the arbiter", 1: "disputed, awaiting the arbiter", 2: "refunded", 3: "upheld" };
 const LOG_SPAN = 50_000; // blocks per eth_getLogs request
+const FOLLOW_SECONDS = 4; // how often the page looks for a new block
 const PERMIT_TYPES = {
   Permit: [
     { name: "owner", type: "address" },
@@ -63,6 +64,9 @@ const app = {
   statements: [],
   statement: null,
   busy: false,
+  refreshing: false,
+  follower: null,
+  viewBlock: null,
   usageNames: new Map(), // dispute key -> the usage line it names, for the disputes table
 };
 
@@ -203,6 +207,7 @@ async function connect() {
       : "Two transactions: an approval, then the deposit (the token has no permit).";
     await refresh();
     for (const id of ["account", "actions", "statements"]) $(id).hidden = false;
+    follow();
   } catch (err) {
     fail(explainFailure(err, app.billing ? interfaces() : [], fmt));
   }
@@ -326,11 +331,37 @@ async function permitDomain() {
 
 // ----- the account view ----------------------------------------------------------------------------------------
 
+/** Re-reads the whole account view from the chain. */
 async function refresh() {
+  app.refreshing = true;
+  try {
+    await renderAccount();
+  } finally {
+    app.refreshing = false;
+  }
+}
+
+/** Keeps the view current as blocks arrive (a keeper's renewal, a usage batch, an arbiter's decision): a light
+ * poll of the block number, and a full refresh after a new block at most every FOLLOW_SECONDS, never while a
+ * transaction of this page or another refresh is under way. */
+function follow() {
+  clearInterval(app.follower);
+  app.follower = setInterval(async () => {
+    if (app.busy || app.refreshing || document.hidden) return;
+    try {
+      if ((await app.provider.getBlockNumber()) !== app.viewBlock) await refresh();
+    } catch {
+      // the wallet's node did not answer: the next tick asks again
+    }
+  }, FOLLOW_SECONDS * 1000);
+}
+
+async function renderAccount() {
   const b = app.billing;
   const me = app.account;
   const head = await app.provider.getBlock("latest");
   app.chainTime = Number(head.timestamp);
+  app.viewBlock = head.number; // the block this view shows
   const [acct, wallet, cap] = await Promise.all([b.accountOf(me), app.token.balanceOf(me), b.spendingCapOf(me)]);
   $("account-address").textContent = me;
   $("balance").textContent = fmt.amount(acct.balance);

@@ -22,11 +22,12 @@ from playwright.sync_api import expect
 
 from streamledger.artifacts import ROOT
 from streamledger.chain import Chain, Sender
+from streamledger.keeper import Keeper
 from streamledger.portal import BUNDLE, PortalServer
 from streamledger.reconcile import Reconciler
 from streamledger.statements import block_timestamps, build_statements, seal, statement_blocks, write_statement
 from streamledger.usage.service import build_feeder
-from tests.conftest import DAY, deploy, now
+from tests.conftest import DAY, deploy, now, time_travel
 
 UNIT = 10**6  # the test stablecoin's 6 decimals
 TIMEOUT = 30_000  # ms a page may take to show a transaction's outcome
@@ -398,6 +399,25 @@ def test_a_customer_accepts_a_raised_price(browser, portal):
     assert act(page, "Accept price", {"New most you accept per period": "11"}, select={"Subscription": basic}) == ""
     assert billing.accountOf(frank).dict()["maxPrice"] == 11 * UNIT
     expect(page.locator("#subscriptions tbody tr").first).to_contain_text(tokens(11))
+
+
+def test_the_view_follows_the_chain_a_keepers_renewal_shows_without_a_click(browser, portal):
+    dep, billing, token = portal["dep"], portal["billing"], portal["token"]
+    bob = accounts[4]
+    mint(token, bob, 30 * UNIT)
+    token.approve(billing, 30 * UNIT, {"from": bob})
+    billing.deposit(30 * UNIT, {"from": bob})
+    billing.subscribe(dep.plans["basic"], 10 * UNIT, {"from": bob})
+    page = open_page(browser, portal["url"], bob.address)
+    connect(page)
+    row = page.locator("#subscriptions tbody tr").first
+    expect(row).to_contain_text(_date(billing.accountOf(bob).dict()["paidThrough"]))
+
+    time_travel(31 * DAY)
+    Keeper(Chain(web3, Sender(accounts[2].address)), dep).run_once()
+    renewed = billing.accountOf(bob).dict()["paidThrough"]
+    expect(row).to_contain_text(_date(renewed), timeout=TIMEOUT)  # no click: the page saw the new block
+    expect(page.locator("#balance")).to_have_text(tokens(10))
 
 
 def test_a_reverted_transaction_is_explained_in_plain_words(browser, portal):
