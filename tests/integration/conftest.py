@@ -1,6 +1,9 @@
 """Shared scenario for the integration tests that read a month of activity back from the chain."""
 
+import os
 import random
+import subprocess
+import sys
 
 import pytest
 from brownie import accounts, chain, web3
@@ -12,6 +15,26 @@ from streamledger.usage.service import build_feeder
 from tests.conftest import DAY, fund_with, now, time_travel
 
 HEADER = "session_id,customer,device_id,content_id,meter,start,end,bytes\n"
+
+
+def feeder_process(deployment_path, state, logs, *, rpc_url, key, max_lines, **popen):
+    """`streamledger feed run` over `logs` as a subprocess (so it can be killed), signing with `key`."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamledger.cli",
+        "feed",
+        "run",
+        *map(str, logs),
+        "--deployment",
+        str(deployment_path),
+        "--state",
+        str(state),
+        "--max-lines",
+        str(max_lines),
+    ]
+    env = {**os.environ, "DEPLOYER_KEY": key, "RPC_URL": rpc_url}
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
 
 
 def session_logs(folder, customers, start, *, days=3, sessions=3, seed=7):

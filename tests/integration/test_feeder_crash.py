@@ -2,12 +2,9 @@
 run: none doubled, none missed."""
 
 import json
-import os
 import random
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from dataclasses import asdict
 
@@ -16,7 +13,7 @@ from brownie import accounts, chain, web3
 from eth_account import Account
 
 from tests.conftest import DAY, now
-from tests.integration.conftest import session_logs
+from tests.integration.conftest import feeder_process, session_logs
 
 Account.enable_unaudited_hdwallet_features()
 MNEMONIC = "test test test test test test test test test test test junk"  # anvil's public development mnemonic
@@ -39,22 +36,9 @@ def logs(customers, tmp_path):
 
 
 def feed(deployment_path, state, logs, **popen):
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamledger.cli",
-        "feed",
-        "run",
-        *map(str, logs),
-        "--deployment",
-        str(deployment_path),
-        "--state",
-        str(state),
-        "--max-lines",
-        "4",
-    ]
-    env = {**os.environ, "DEPLOYER_KEY": KEEPER_KEY, "RPC_URL": web3.provider.endpoint_uri}
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+    return feeder_process(
+        deployment_path, state, logs, rpc_url=web3.provider.endpoint_uri, key=KEEPER_KEY, max_lines=4, **popen
+    )
 
 
 def journal_statuses(state) -> set[str]:

@@ -4,10 +4,7 @@ restart lost, and finishes with every batch settled exactly once; the reconciler
 restart, finishes with 0 discrepancies against the feeder's journal."""
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from dataclasses import asdict
@@ -22,7 +19,7 @@ from streamledger.deployment import deploy_system
 from streamledger.devchain import AnvilNode
 from streamledger.reconcile import Reconciler
 from streamledger.usage.journal import Journal
-from tests.integration.conftest import session_logs
+from tests.integration.conftest import feeder_process, session_logs
 
 DAY = 86_400
 KEEPER_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"  # anvil's public dev key 2
@@ -79,26 +76,7 @@ def test_the_feeder_and_the_reconciler_finish_across_node_restarts(node, system,
     t = w3.eth.get_block("latest")["timestamp"]
     logs = session_logs(tmp_path, customers, t - t % DAY - 3 * DAY, sessions=4, seed=5)
     state = tmp_path / "feeder"
-    feeder = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamledger.cli",
-            "feed",
-            "run",
-            *map(str, logs),
-            "--deployment",
-            str(deployment_path),
-            "--state",
-            str(state),
-            "--max-lines",
-            "2",
-        ],
-        env={**os.environ, "DEPLOYER_KEY": KEEPER_KEY, "RPC_URL": node.url},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    feeder = feeder_process(deployment_path, state, logs, rpc_url=node.url, key=KEEPER_KEY, max_lines=2)
     # down for two seconds once some batches are settled and others still pending
     deadline = time.time() + 120
     while time.time() < deadline and not (statuses(state).get("settled", 0) >= 3 and statuses(state).get("pending")):

@@ -27,7 +27,7 @@ from streamledger.portal import BUNDLE, PortalServer
 from streamledger.reconcile import Reconciler
 from streamledger.statements import block_timestamps, build_statements, seal, statement_blocks, write_statement
 from streamledger.usage.service import build_feeder
-from tests.conftest import DAY, deploy, now, time_travel
+from tests.conftest import DAY, deploy, fund_with, now, time_travel
 
 UNIT = 10**6  # the test stablecoin's 6 decimals
 TIMEOUT = 30_000  # ms a page may take to show a transaction's outcome
@@ -355,9 +355,7 @@ def test_deposit_subscribe_buy_an_event_and_dispute_a_usage_charge(browser, port
 def test_a_rental_is_shown_while_it_runs_and_can_be_disputed(browser, portal):
     dep, billing, token = portal["dep"], portal["billing"], portal["token"]
     hank = accounts[11]
-    mint(token, hank, 10 * UNIT)
-    token.approve(billing, 10 * UNIT, {"from": hank})
-    billing.deposit(10 * UNIT, {"from": hank})
+    fund_with(billing, token, hank, 10 * UNIT)
     billing.register(hank, {"from": hank})  # a customer id, which usage reports name customers by
     feed(dep, hank.address, "rental:the_long_night", 95, portal["work"])
     title = dep.vod_titles["the_long_night"]
@@ -385,9 +383,7 @@ def test_a_customer_accepts_a_raised_price(browser, portal):
     dep, billing, token = portal["dep"], portal["billing"], portal["token"]
     frank = accounts[8]
     basic = dep.plans["basic"]
-    mint(token, frank, 30 * UNIT)
-    token.approve(billing, 30 * UNIT, {"from": frank})
-    billing.deposit(30 * UNIT, {"from": frank})
+    fund_with(billing, token, frank, 30 * UNIT)
     billing.subscribe(basic, 10 * UNIT, {"from": frank})
     billing.setPlanPrice(basic, 11 * UNIT, {"from": accounts[1]})
 
@@ -404,9 +400,7 @@ def test_a_customer_accepts_a_raised_price(browser, portal):
 def test_the_view_follows_the_chain_a_keepers_renewal_shows_without_a_click(browser, portal):
     dep, billing, token = portal["dep"], portal["billing"], portal["token"]
     bob = accounts[4]
-    mint(token, bob, 30 * UNIT)
-    token.approve(billing, 30 * UNIT, {"from": bob})
-    billing.deposit(30 * UNIT, {"from": bob})
+    fund_with(billing, token, bob, 30 * UNIT)
     billing.subscribe(dep.plans["basic"], 10 * UNIT, {"from": bob})
     page = open_page(browser, portal["url"], bob.address)
     connect(page)
@@ -456,9 +450,7 @@ def test_a_reverted_transaction_is_explained_in_plain_words(browser, portal):
 def test_a_statement_is_downloaded_and_its_lines_verified_against_the_chain(browser, portal, tmp_path):
     dep, billing, token = portal["dep"], portal["billing"], portal["token"]
     carol = accounts[5]
-    mint(token, carol, 30 * UNIT)
-    token.approve(billing, 30 * UNIT, {"from": carol})
-    billing.deposit(30 * UNIT, {"from": carol})
+    fund_with(billing, token, carol, 30 * UNIT)
     billing.subscribe(dep.plans["basic"], 10 * UNIT, {"from": carol})
 
     statements, root, count = publish_statements(dep, billing, 7, portal["statements"], tmp_path)
