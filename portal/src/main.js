@@ -35,7 +35,7 @@ const TOKEN_ABI = [
 const DAY = 86400;
 const DISPUTE_USAGE = 1;
 const CHARGE_STATUS = { 1: "charged", 2: "disputed, awaiting the arbiter", 3: "refunded", 4: "upheld" };
-const DISPUTE_STATUS = { 0: "disputed, awaiting the arbiter", 1: "disputed, awaiting the arbiter", 2: "refunded", 3: "upheld" };
+const DISPUTE_STATUS = { 1: "disputed, awaiting the arbiter", 2: "refunded", 3: "upheld" };
 const LOG_SPAN = 50_000; // blocks per eth_getLogs request
 const FOLLOW_SECONDS = 4; // how often the page looks for a new block
 const PERMIT_TYPES = {
@@ -373,8 +373,9 @@ async function renderAccount() {
   renderSubscriptions(subs);
   await renderEntitlements();
   renderCap(cap);
-  await renderPending(Number(acct.customerId));
-  await renderDisputes();
+  const disputes = await readDisputes();
+  await renderPending(Number(acct.customerId), disputes);
+  renderDisputes(disputes);
   fillForms(acct, subs);
   await loadStatements();
 }
@@ -460,8 +461,9 @@ function renderCap(cap) {
 
 /** Usage lines, pay-per-view purchases and rentals charged to this account that are still in their dispute window
  * (or disputed and awaiting the arbiter). */
-async function pendingCharges(customerId) {
+async function pendingCharges(customerId, disputes) {
   const b = app.billing;
+  const disputeByRef = new Map(disputes.map((d) => [d.ref, d]));
   const me = app.account;
   const charges = [];
   if (customerId) {
@@ -489,7 +491,6 @@ async function pendingCharges(customerId) {
         const amount = (quantity * s.unitPrice + s.unitScale - 1n) / s.unitScale; // rounded up, as charged
         if (amount === 0n) continue;
         const key = keccak256(coder.encode(["uint8", "uint64", "uint32"], [DISPUTE_USAGE, e.args.batchId, i]));
-        const disputeId = await b.disputeIdOf(key);
         const meter = app.catalogue.meters.get(Number(s.meterId));
         const what = `${meter?.name ?? "usage"}: ${quantity} ${plural(quantity, meter?.unit ?? "unit")}, ${formatDate(e.args.windowStart).slice(0, 10)} (batch ${e.args.batchId}, line ${i})`;
         app.usageNames.set(key, what);
@@ -498,7 +499,7 @@ async function pendingCharges(customerId) {
           what,
           amount,
           closes,
-          disputeId,
+          disputed: disputeByRef.get(key),
           dispute: () =>
             b.disputeUsage(
               [s.meterId, s.unitPrice, s.unitScale, s.splitId, s.releaseDay],
@@ -528,9 +529,8 @@ async function pendingCharges(customerId) {
   }
   const out = [];
   for (const c of charges) {
-    if (c.disputeId) {
-      const d = await b.disputeOf(c.disputeId);
-      c.status = DISPUTE_STATUS[Number(d.status)] ?? "disputed";
+    if (c.disputed) {
+      c.status = DISPUTE_STATUS[Number(c.disputed.view.status)] ?? "disputed";
       c.canDispute = false;
     } else if (c.status === undefined) {
       c.status = "charged";
@@ -553,7 +553,6 @@ function chargeFrom(kind, name, c, dispute) {
     what: `${kind === "rental" ? "Rental" : "Pay-per-view"}: ${name}`,
     amount: c.amount,
     closes: Number(c.releaseDay) * DAY,
-    disputeId: 0n,
     status: CHARGE_STATUS[status] ?? "charged",
     canDispute: status === 1 ? undefined : false,
     dispute,
@@ -563,18 +562,25 @@ function chargeFrom(kind, name, c, dispute) {
 const DISPUTE_KINDS = { 1: "usage line", 2: "pay-per-view", 3: "rental" };
 const OUTCOMES = { 1: "awaiting the arbiter", 2: "refunded to your balance", 3: "upheld: the charge stands" };
 
-async function renderDisputes() {
+/** The customer's disputes, oldest first: {id, ref (the charge key), view (disputeOf)}. Read once per refresh;
+ * the charges table and the disputes table both use them. */
+async function readDisputes() {
   const opened = await logs("DisputeOpened", [null, app.account]);
+  return Promise.all(
+    opened.map(async (e) => ({ id: e.args.disputeId, ref: e.args.ref, view: await app.billing.disputeOf(e.args.disputeId) })),
+  );
+}
+
+function renderDisputes(disputes) {
   const rows = [];
-  for (const e of opened) {
-    const d = await app.billing.disputeOf(e.args.disputeId);
+  for (const { id, ref, view: d } of disputes) {
     const kind = Number(d.kind);
     let what = DISPUTE_KINDS[kind] ?? "charge";
     if (kind === 2) what = `Pay-per-view: ${app.catalogue.ppv.get(Number(d.objectId))?.name ?? `event #${d.objectId}`}`;
     if (kind === 3) what = `Rental: ${app.catalogue.titles.get(Number(d.objectId))?.name ?? `title #${d.objectId}`}`;
-    if (kind === 1) what = app.usageNames.get(e.args.ref) ?? "Usage line";
+    if (kind === 1) what = app.usageNames.get(ref) ?? "Usage line";
     rows.push(
-      row([`#${e.args.disputeId}`, what, { text: fmt.amount(d.amount), attrs: { class: "num" } }, OUTCOMES[Number(d.status)] ?? "?"]),
+      row([`#${id}`, what, { text: fmt.amount(d.amount), attrs: { class: "num" } }, OUTCOMES[Number(d.status)] ?? "?"]),
     );
   }
   $("disputes").querySelector("tbody").replaceChildren(...rows.reverse());
@@ -582,8 +588,8 @@ async function renderDisputes() {
   $("no-disputes").hidden = rows.length !== 0;
 }
 
-async function renderPending(customerId) {
-  const charges = await pendingCharges(customerId);
+async function renderPending(customerId, disputes) {
+  const charges = await pendingCharges(customerId, disputes);
   const body = $("pending").querySelector("tbody");
   body.replaceChildren(
     ...charges.map((c) => {
@@ -626,8 +632,13 @@ function fillForms(acct, subs) {
   );
   for (const [select, input] of [["subscribe-plan", "subscribe-max"], ["change-plan", "change-max"]]) {
     const plan = app.catalogue.plans.get(Number($(select).value));
-    if (plan && !$(input).dataset.touched) $(input).value = formatAmount(plan.price, app.decimals, "").replace(/,/g, "");
+    if (plan && !$(input).dataset.touched) $(input).value = editableAmount(plan.price);
   }
+}
+
+/** An amount as a person would type it back: token units, no thousands separators, no symbol. */
+function editableAmount(value) {
+  return formatAmount(value, app.decimals, "").replace(/,/g, "");
 }
 
 function wireForms() {
@@ -638,7 +649,7 @@ function wireForms() {
     $(select).addEventListener("change", () => {
       const plan = app.catalogue.plans.get(Number($(select).value));
       delete $(input).dataset.touched;
-      if (plan) $(input).value = formatAmount(plan.price, app.decimals, "").replace(/,/g, "");
+      if (plan) $(input).value = editableAmount(plan.price);
     });
   }
   onSubmit("deposit-form", (f) => deposit(parseAmount(f.amount.value, app.decimals)));
